@@ -1,0 +1,20 @@
+//! Schema migrations for Kasi Fiber. They run on SQLite (embedded default) and on
+//! PostgreSQL, where PostGIS is enabled and spatial columns are added.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_enable_postgis;
+mod m20261127_000002_create_pons;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261127_000001_enable_postgis::Migration),
+            Box::new(m20261127_000002_create_pons::Migration),
+        ]
+    }
+}

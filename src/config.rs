@@ -1,0 +1,201 @@
+//! Typed configuration: every setting comes from a command-line flag or its environment
+//! variable, and every one has an embedded default so the server runs with none set.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings of the `serve` command (and the parts `migrate` shares).
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    /// Address the one listener binds (gRPC, grpc-web, REST, health).
+    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8000")]
+    pub listen_addr: SocketAddr,
+
+    /// Directory for the embedded backends: SQLite file, object files, mail outbox.
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+
+    /// Redis for cache, rate limits and locks (e.g. redis://127.0.0.1:6379/0); in-process when unset.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Redis command timeout in milliseconds.
+    #[arg(long, env = "REDIS_COMMAND_TIMEOUT_MS", default_value_t = 2000)]
+    pub redis_command_timeout_ms: u64,
+
+    #[command(flatten)]
+    pub s3: S3Config,
+
+    #[command(flatten)]
+    pub mail: MailConfig,
+
+    /// Origins allowed by CORS, comma-separated; `*` allows any origin (without credentials); empty allows none.
+    #[arg(long, env = "CORS_ALLOW_ORIGINS", default_value = "", value_delimiter = ',')]
+    pub cors_allow_origins: Vec<String>,
+
+    /// Largest request body accepted on any surface, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Log filter (`info`, `debug`, `kasi_fiber=debug,info`, ...).
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Log line format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    #[command(flatten)]
+    pub readiness: ReadinessConfig,
+
+    /// Longest wait for in-flight requests to finish after SIGTERM/SIGINT, in seconds.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct DatabaseConfig {
+    /// PostgreSQL URL (`postgres://`, `postgresql://`, or the old `postgresql+psycopg://`); SQLite in DATA_DIR when unset.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: u32,
+
+    /// Apply pending migrations when the server starts.
+    #[arg(long, env = "MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate_on_start: bool,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct S3Config {
+    /// S3-compatible endpoint (e.g. http://127.0.0.1:9000); objects go to DATA_DIR/objects when unset.
+    #[arg(long, env = "S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    #[arg(long, env = "S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+
+    #[arg(long, env = "S3_BUCKET", default_value = "fiber-photos")]
+    pub s3_bucket: String,
+
+    #[arg(long, env = "S3_ACCESS_KEY", hide_env_values = true)]
+    pub s3_access_key: Option<String>,
+
+    #[arg(long, env = "S3_SECRET_KEY", hide_env_values = true)]
+    pub s3_secret_key: Option<String>,
+
+    /// Create the bucket at start when it does not exist.
+    #[arg(long, env = "S3_CREATE_BUCKET", default_value_t = false, action = clap::ArgAction::Set)]
+    pub s3_create_bucket: bool,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct MailConfig {
+    /// SMTP relay host; mail is written as .eml files to DATA_DIR/outbox when unset.
+    #[arg(long, env = "SMTP_HOST")]
+    pub smtp_host: Option<String>,
+
+    #[arg(long, env = "SMTP_PORT", default_value_t = 25)]
+    pub smtp_port: u16,
+
+    #[arg(long, env = "SMTP_USER")]
+    pub smtp_user: Option<String>,
+
+    #[arg(long, env = "SMTP_PASS", hide_env_values = true)]
+    pub smtp_pass: Option<String>,
+
+    /// Use implicit TLS (SMTPS); otherwise plain SMTP with STARTTLS when the server offers it.
+    #[arg(long, env = "SMTP_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub smtp_secure: bool,
+
+    /// Sender of every mail.
+    #[arg(long, env = "MAIL_FROM", default_value = "Kasi Fiber <no-reply@kasifiber.local>")]
+    pub mail_from: String,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct ReadinessConfig {
+    /// How often each dependency is checked, in milliseconds.
+    #[arg(long, env = "READINESS_INTERVAL_MS", default_value_t = 5000)]
+    pub readiness_interval_ms: u64,
+
+    /// Time allowed for one dependency check, in milliseconds.
+    #[arg(long, env = "READINESS_TIMEOUT_MS", default_value_t = 2000)]
+    pub readiness_timeout_ms: u64,
+
+    /// Consecutive failed checks before a dependency counts as down (one success brings it back).
+    #[arg(long, env = "READINESS_FAILURE_THRESHOLD", default_value_t = 3)]
+    pub readiness_failure_threshold: u32,
+}
+
+impl ReadinessConfig {
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(self.readiness_interval_ms.max(10))
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.readiness_timeout_ms.max(10))
+    }
+}
+
+impl Config {
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    pub fn redis_command_timeout(&self) -> Duration {
+        Duration::from_millis(self.redis_command_timeout_ms.max(1))
+    }
+}
+
+impl DatabaseConfig {
+    /// The URL sqlx understands, mapping the old Python driver spellings onto `postgres://`.
+    pub fn normalized_url(&self) -> Option<String> {
+        self.database_url.as_deref().map(normalize_database_url)
+    }
+}
+
+/// `postgresql+psycopg://…` and `postgresql+psycopg2://…` (the old system's SQLAlchemy URLs) become `postgres://…`.
+pub fn normalize_database_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) if scheme.starts_with("postgresql+") || scheme == "postgresql" => {
+            format!("postgres://{rest}")
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_database_url;
+
+    #[test]
+    fn old_python_driver_urls_are_accepted() {
+        assert_eq!(
+            normalize_database_url("postgresql+psycopg://app:pw@db:5432/app"),
+            "postgres://app:pw@db:5432/app"
+        );
+        assert_eq!(
+            normalize_database_url("postgresql+psycopg2://app@localhost/app"),
+            "postgres://app@localhost/app"
+        );
+        assert_eq!(normalize_database_url("postgresql://h/d"), "postgres://h/d");
+        assert_eq!(normalize_database_url("postgres://h/d"), "postgres://h/d");
+        assert_eq!(normalize_database_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,13 @@
+//! Kasi Fiber: a gRPC backend for fibre-to-the-home roll-outs, with grpc-web, REST
+//! transcoding, health probes and (later) the legacy `/api` layer on one port.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod pons;
+pub mod proto;
+pub mod server;
+pub mod storage;
+pub mod telemetry;

@@ -1,0 +1,79 @@
+//! The `kasi-fiber` binary: `serve` (the default), `migrate`, `healthcheck`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kasi_fiber::cli::healthcheck::{self, HealthcheckArgs};
+use kasi_fiber::config::{Config, DatabaseConfig, LogFormat};
+use kasi_fiber::{server, storage, telemetry};
+
+#[derive(Parser)]
+#[command(name = "kasi-fiber", version, about = "Kasi Fiber FTTH roll-out backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (gRPC, grpc-web, REST, health on one port). The default command.
+    Serve(Box<Config>),
+    /// Apply pending database migrations and exit.
+    Migrate(MigrateArgs),
+    /// Check a running server through grpc.health.v1 (exit 0 only when SERVING).
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(clap::Args)]
+struct MigrateArgs {
+    #[command(flatten)]
+    database: DatabaseConfig,
+    /// Directory of the embedded SQLite database.
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    data_dir: std::path::PathBuf,
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    log_level: String,
+}
+
+/// `serve` is implied when the first argument is not a subcommand.
+fn arguments() -> Vec<String> {
+    let mut args: Vec<String> = std::env::args().collect();
+    let first = args.get(1).map(String::as_str);
+    let is_command = matches!(first, Some("serve" | "migrate" | "healthcheck" | "help" | "-h" | "--help" | "-V" | "--version"));
+    if !is_command {
+        args.insert(1, "serve".into());
+    }
+    args
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse_from(arguments());
+    let result = match cli.command {
+        Command::Serve(config) => {
+            telemetry::init(&config.log_level, config.log_format);
+            server::run(&config).await
+        }
+        Command::Migrate(args) => {
+            telemetry::init(&args.log_level, LogFormat::Text);
+            migrate(&args).await
+        }
+        Command::Healthcheck(args) => return healthcheck::run(&args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "fatal");
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(args: &MigrateArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)?;
+    let db = storage::db::connect(&args.database, &args.data_dir).await?;
+    storage::db::migrate(&db).await?;
+    tracing::info!("migrations applied");
+    Ok(())
+}

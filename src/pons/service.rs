@@ -1,0 +1,354 @@
+//! PON rules: validation of every field, field-mask updates, tenant scoping, the
+//! completion date, and keyset pagination. Surfaces (gRPC, REST, legacy) call this.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use super::model::{Equipment, Model, PonStatus};
+use super::store;
+use crate::clock::Clock;
+use crate::context::RequestContext;
+use crate::error::{AppError, AppResult, FieldViolation};
+
+/// Default radius of a PON's geofence, as in both old systems.
+pub const DEFAULT_GEOFENCE_RADIUS_M: i32 = 200;
+pub const MAX_GEOFENCE_RADIUS_M: i32 = 50_000;
+pub const DEFAULT_PAGE_SIZE: u64 = 50;
+pub const MAX_PAGE_SIZE: u64 = 500;
+
+/// Every field a caller may set, already parsed into domain types.
+#[derive(Clone, Debug, Default)]
+pub struct PonDraft {
+    pub pon_code: String,
+    pub name: String,
+    pub location: String,
+    pub ward: String,
+    pub lat: Option<f64>,
+    pub lng: Option<f64>,
+    /// `None`: planned on create, unchanged on update.
+    pub status: Option<PonStatus>,
+    pub project_manager_id: Option<Uuid>,
+    pub site_manager_id: Option<Uuid>,
+    pub start_date: Option<NaiveDate>,
+    pub expected_end_date: Option<NaiveDate>,
+    pub fiber_count: i32,
+    pub splitter_count: i32,
+    pub equipment: Vec<Equipment>,
+    pub notes: String,
+    pub progress: i32,
+    pub geofence_center_lat: Option<f64>,
+    pub geofence_center_lng: Option<f64>,
+    /// 0: the default radius.
+    pub geofence_radius_m: i32,
+}
+
+/// The field-mask paths an update may name (the rest are set by the server).
+pub const UPDATABLE_FIELDS: &[&str] = &[
+    "pon_code",
+    "name",
+    "location",
+    "ward",
+    "lat",
+    "lng",
+    "status",
+    "project_manager_id",
+    "site_manager_id",
+    "start_date",
+    "expected_end_date",
+    "fiber_count",
+    "splitter_count",
+    "equipment",
+    "notes",
+    "progress",
+    "geofence_center_lat",
+    "geofence_center_lng",
+    "geofence_radius_m",
+];
+
+/// Filters and position of one page of a listing.
+#[derive(Clone, Debug, Default)]
+pub struct PonFilter {
+    pub status: Option<PonStatus>,
+    pub ward: Option<String>,
+}
+
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_page_token: Option<String>,
+}
+
+pub struct PonService {
+    db: DatabaseConnection,
+    clock: Arc<dyn Clock>,
+}
+
+impl PonService {
+    pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
+        PonService { db, clock }
+    }
+
+    pub async fn create(&self, ctx: &RequestContext, draft: PonDraft) -> AppResult<Model> {
+        let now = self.clock.now();
+        let mut pon = Model {
+            id: Uuid::now_v7(),
+            tenant_id: ctx.tenant_id,
+            pon_code: String::new(),
+            name: String::new(),
+            location: String::new(),
+            ward: String::new(),
+            lat: None,
+            lng: None,
+            status: PonStatus::Planned.as_str().into(),
+            project_manager_id: None,
+            site_manager_id: None,
+            start_date: None,
+            expected_end_date: None,
+            actual_end_date: None,
+            fiber_count: 0,
+            splitter_count: 0,
+            equipment: "[]".into(),
+            notes: String::new(),
+            progress: 0,
+            geofence_center_lat: None,
+            geofence_center_lng: None,
+            geofence_radius_m: DEFAULT_GEOFENCE_RADIUS_M,
+            sla_breaches: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        apply(&mut pon, &draft, UPDATABLE_FIELDS)?;
+        self.finish_status_change(&mut pon, PonStatus::Planned);
+        validate(&pon)?;
+        store::insert(&self.db, pon).await.map_err(duplicate_code)
+    }
+
+    pub async fn get(&self, ctx: &RequestContext, id: Uuid) -> AppResult<Model> {
+        store::find(&self.db, ctx.tenant_id, id)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("PON {id} not found")))
+    }
+
+    pub async fn list(&self, ctx: &RequestContext, filter: &PonFilter, page_size: i32, page_token: &str) -> AppResult<Page<Model>> {
+        if page_size < 0 {
+            return Err(AppError::invalid("page_size", "must not be negative"));
+        }
+        let limit = match page_size as u64 {
+            0 => DEFAULT_PAGE_SIZE,
+            n => n.min(MAX_PAGE_SIZE),
+        };
+        let after = decode_page_token(page_token)?;
+        let mut items = store::list(&self.db, ctx.tenant_id, filter, after, limit + 1).await?;
+        let next_page_token = if items.len() as u64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(|last| encode_page_token(last.id))
+        } else {
+            None
+        };
+        Ok(Page { items, next_page_token })
+    }
+
+    /// Changes the fields named in `mask` (`*` names them all) to their values in `draft`.
+    pub async fn update(&self, ctx: &RequestContext, id: Uuid, draft: PonDraft, mask: &[String]) -> AppResult<Model> {
+        let fields = resolve_mask(mask)?;
+        let mut pon = self.get(ctx, id).await?;
+        let before = pon.status();
+        apply(&mut pon, &draft, &fields)?;
+        self.finish_status_change(&mut pon, before);
+        validate(&pon)?;
+        pon.updated_at = self.clock.now();
+        store::update(&self.db, pon).await.map_err(duplicate_code)
+    }
+
+    pub async fn delete(&self, ctx: &RequestContext, id: Uuid) -> AppResult<()> {
+        if store::delete(&self.db, ctx.tenant_id, id).await? {
+            Ok(())
+        } else {
+            Err(AppError::not_found(format!("PON {id} not found")))
+        }
+    }
+
+    /// A PON that becomes completed gets its actual end date, once.
+    fn finish_status_change(&self, pon: &mut Model, before: PonStatus) {
+        if pon.status() == PonStatus::Completed && before != PonStatus::Completed && pon.actual_end_date.is_none() {
+            pon.actual_end_date = Some(self.clock.now().date_naive());
+        }
+    }
+}
+
+fn duplicate_code(err: AppError) -> AppError {
+    match err {
+        AppError::AlreadyExists(_) => AppError::AlreadyExists("pon_code already exists in this tenant".into()),
+        other => other,
+    }
+}
+
+fn resolve_mask(mask: &[String]) -> AppResult<Vec<&'static str>> {
+    if mask.is_empty() {
+        return Err(AppError::invalid("update_mask", "must name at least one field"));
+    }
+    if mask.iter().any(|path| path == "*") {
+        return Ok(UPDATABLE_FIELDS.to_vec());
+    }
+    mask.iter()
+        .map(|path| {
+            UPDATABLE_FIELDS
+                .iter()
+                .find(|field| **field == path.as_str())
+                .copied()
+                .ok_or_else(|| AppError::invalid("update_mask", format!("`{path}` is not an updatable PON field")))
+        })
+        .collect()
+}
+
+/// Copies the named fields of the draft onto the row.
+fn apply(pon: &mut Model, draft: &PonDraft, fields: &[&str]) -> AppResult<()> {
+    for field in fields {
+        match *field {
+            "pon_code" => pon.pon_code = draft.pon_code.trim().to_string(),
+            "name" => pon.name = draft.name.trim().to_string(),
+            "location" => pon.location = draft.location.trim().to_string(),
+            "ward" => pon.ward = draft.ward.trim().to_string(),
+            "lat" => pon.lat = draft.lat,
+            "lng" => pon.lng = draft.lng,
+            "status" => {
+                if let Some(status) = draft.status {
+                    pon.status = status.as_str().into();
+                }
+            }
+            "project_manager_id" => pon.project_manager_id = draft.project_manager_id,
+            "site_manager_id" => pon.site_manager_id = draft.site_manager_id,
+            "start_date" => pon.start_date = draft.start_date,
+            "expected_end_date" => pon.expected_end_date = draft.expected_end_date,
+            "fiber_count" => pon.fiber_count = draft.fiber_count,
+            "splitter_count" => pon.splitter_count = draft.splitter_count,
+            "equipment" => {
+                pon.equipment = serde_json::to_string(&draft.equipment).map_err(AppError::internal)?;
+            }
+            "notes" => pon.notes = draft.notes.clone(),
+            "progress" => pon.progress = draft.progress,
+            "geofence_center_lat" => pon.geofence_center_lat = draft.geofence_center_lat,
+            "geofence_center_lng" => pon.geofence_center_lng = draft.geofence_center_lng,
+            "geofence_radius_m" => {
+                pon.geofence_radius_m = match draft.geofence_radius_m {
+                    0 => DEFAULT_GEOFENCE_RADIUS_M,
+                    radius => radius,
+                }
+            }
+            other => unreachable!("field {other} is in UPDATABLE_FIELDS but not applied"),
+        }
+    }
+    Ok(())
+}
+
+/// Every rule a stored PON satisfies; all violations are reported at once.
+pub fn validate(pon: &Model) -> AppResult<()> {
+    let mut violations = Vec::new();
+    let mut check = |ok: bool, field: &str, description: &str| {
+        if !ok {
+            violations.push(FieldViolation {
+                field: format!("pon.{field}"),
+                description: description.to_string(),
+            });
+        }
+    };
+    check(!pon.pon_code.is_empty(), "pon_code", "is required");
+    check(pon.pon_code.chars().count() <= 64, "pon_code", "must be at most 64 characters");
+    check(!pon.pon_code.chars().any(char::is_whitespace), "pon_code", "must not contain spaces");
+    check(!pon.name.is_empty(), "name", "is required");
+    check(pon.name.chars().count() <= 200, "name", "must be at most 200 characters");
+    check(pon.location.chars().count() <= 500, "location", "must be at most 500 characters");
+    check(pon.ward.chars().count() <= 100, "ward", "must be at most 100 characters");
+    check(pon.notes.chars().count() <= 10_000, "notes", "must be at most 10000 characters");
+    check_position(&mut check, pon.lat, pon.lng, "lat", "lng");
+    check_position(
+        &mut check,
+        pon.geofence_center_lat,
+        pon.geofence_center_lng,
+        "geofence_center_lat",
+        "geofence_center_lng",
+    );
+    check(pon.fiber_count >= 1, "fiber_count", "must be at least 1");
+    check(pon.fiber_count <= 100_000, "fiber_count", "must be at most 100000");
+    check(pon.splitter_count >= 0, "splitter_count", "must not be negative");
+    check(pon.splitter_count <= 100_000, "splitter_count", "must be at most 100000");
+    check((0..=100).contains(&pon.progress), "progress", "must be between 0 and 100");
+    check(
+        (1..=MAX_GEOFENCE_RADIUS_M).contains(&pon.geofence_radius_m),
+        "geofence_radius_m",
+        "must be between 1 and 50000 metres",
+    );
+    if let (Some(start), Some(end)) = (pon.start_date, pon.expected_end_date) {
+        check(end >= start, "expected_end_date", "must not be before start_date");
+    }
+    let equipment = pon.equipment();
+    check(equipment.len() <= 500, "equipment", "must have at most 500 items");
+    for (index, item) in equipment.iter().enumerate() {
+        check(!item.name.trim().is_empty(), &format!("equipment[{index}].name"), "is required");
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::InvalidArgument(violations))
+    }
+}
+
+fn check_position(
+    check: &mut impl FnMut(bool, &str, &str),
+    lat: Option<f64>,
+    lng: Option<f64>,
+    lat_field: &str,
+    lng_field: &str,
+) {
+    check(lat.is_some() == lng.is_some(), lat_field, &format!("{lat_field} and {lng_field} go together"));
+    if let Some(lat) = lat {
+        check((-90.0..=90.0).contains(&lat), lat_field, "must be between -90 and 90");
+    }
+    if let Some(lng) = lng {
+        check((-180.0..=180.0).contains(&lng), lng_field, "must be between -180 and 180");
+    }
+}
+
+const PAGE_TOKEN_PREFIX: &str = "pon:";
+
+fn encode_page_token(last: Uuid) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{PAGE_TOKEN_PREFIX}{last}"))
+}
+
+fn decode_page_token(token: &str) -> AppResult<Option<Uuid>> {
+    use base64::Engine;
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let invalid = || AppError::invalid("page_token", "is not a token from this listing");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let id = text.strip_prefix(PAGE_TOKEN_PREFIX).ok_or_else(invalid)?;
+    Uuid::parse_str(id).map(Some).map_err(|_| invalid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_round_trip_and_reject_garbage() {
+        let id = Uuid::now_v7();
+        assert_eq!(decode_page_token(&encode_page_token(id)).unwrap(), Some(id));
+        assert_eq!(decode_page_token("").unwrap(), None);
+        assert!(matches!(decode_page_token("not-a-token"), Err(AppError::InvalidArgument(_))));
+    }
+
+    #[test]
+    fn mask_rejects_server_managed_fields() {
+        assert!(resolve_mask(&["sla_breaches".into()]).is_err());
+        assert!(resolve_mask(&[]).is_err());
+        assert_eq!(resolve_mask(&["*".into()]).unwrap().len(), UPDATABLE_FIELDS.len());
+        assert_eq!(resolve_mask(&["name".into()]).unwrap(), vec!["name"]);
+    }
+}

@@ -1,0 +1,275 @@
+//! The one listener: assembles gRPC services (with health and reflection), grpc-web on
+//! the gRPC routes only, the REST transcoder as fallback, probes and OpenAPI, wraps them
+//! in CORS, request ids, tracing and a body limit, and runs it with graceful shutdown.
+
+pub mod readiness;
+pub mod transcode;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::{HeaderName, HeaderValue, Method, StatusCode};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
+use tonic::codec::CompressionEncoding;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::clock::SystemClock;
+use crate::config::Config;
+use crate::pons::{PonService, grpc::PonGrpc};
+use crate::proto::{self, v1::pon_service_server::PonServiceServer};
+use crate::storage::Storage;
+use readiness::Readiness;
+use transcode::Transcoder;
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// A built server, ready to be bound to a listener.
+pub struct App {
+    router: axum::Router,
+    readiness: Arc<Readiness>,
+    /// Names our gRPC services report in `grpc.health.v1`.
+    service_names: Vec<&'static str>,
+}
+
+impl App {
+    /// Opens storage and wires every surface.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let storage = Storage::open(config).await?;
+        let pool = prost_reflect::DescriptorPool::decode(proto::FILE_DESCRIPTOR_SET)?;
+
+        let pons = Arc::new(PonService::new(storage.db.clone(), Arc::new(SystemClock)));
+        let pon_server = PonServiceServer::new(PonGrpc::new(pons))
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(config.max_body_bytes);
+
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        let service_names = vec![
+            <PonServiceServer<PonGrpc> as tonic::server::NamedService>::NAME,
+        ];
+        for name in &service_names {
+            health_reporter
+                .set_service_status(*name, tonic_health::ServingStatus::Serving)
+                .await;
+        }
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let readiness = Readiness::new(
+            readiness::dependencies(&storage),
+            health_reporter,
+            config.readiness.clone(),
+        )
+        .await;
+
+        let grpc = tonic::service::Routes::new(health_service)
+            .add_service(reflection)
+            .add_service(pon_server)
+            .prepare()
+            .into_axum_router();
+        let transcoder = Arc::new(Transcoder::new(&pool, grpc.clone(), config.max_body_bytes)?);
+        let openapi = Arc::new(transcode::openapi::document(transcoder.routes()));
+
+        let probes = axum::Router::new()
+            .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
+            .with_state(readiness.clone())
+            .route("/openapi.json", get(move || async move { Json((*openapi).clone()) }));
+        let rest = axum::Router::new()
+            .fallback(transcode::handle)
+            .with_state(transcoder);
+        let router = grpc
+            .reset_fallback()
+            .layer(tonic_web::GrpcWebLayer::new())
+            .merge(probes)
+            .merge(rest);
+        let router = with_middleware(router, config);
+        Ok(App {
+            router,
+            readiness,
+            service_names,
+        })
+    }
+}
+
+/// Body limit, request ids, tracing, and CORS outermost.
+fn with_middleware(router: axum::Router, config: &Config) -> axum::Router {
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    let trace = TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
+        let id = request
+            .headers()
+            .get(REQUEST_ID)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+    });
+    let router = router
+        .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
+    match cors_layer(&config.cors_allow_origins) {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// CORS for REST and grpc-web from `CORS_ALLOW_ORIGINS`; none when the list is empty.
+pub fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<&str> = origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()).collect();
+    if origins.is_empty() {
+        return None;
+    }
+    let allow_origin = if origins.contains(&"*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()))
+    };
+    let header = HeaderName::from_static;
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
+            .allow_headers([
+                header("content-type"),
+                header("authorization"),
+                header("x-auth-token"),
+                header("x-request-id"),
+                header("x-grpc-web"),
+                header("x-user-agent"),
+                header("grpc-timeout"),
+                header("grpc-accept-encoding"),
+            ])
+            .expose_headers([
+                header("grpc-status"),
+                header("grpc-message"),
+                header("grpc-status-details-bin"),
+                header("x-request-id"),
+                header("retry-after"),
+            ])
+            .max_age(Duration::from_secs(3600)),
+    )
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"ok": true}))
+}
+
+async fn readyz(State(readiness): State<Arc<Readiness>>) -> Response {
+    let report = readiness.report();
+    let status = if report.ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(report)).into_response()
+}
+
+/// A server running in the background (the binary waits for a signal; tests stop it themselves).
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    /// Starts draining (health NOT_SERVING, no new connections) and waits until done.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        self.task.await?
+    }
+}
+
+/// Builds the app, binds `config.listen_addr`, and serves in the background.
+pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
+    let app = App::build(config).await?;
+    let listener = TcpListener::bind(config.listen_addr).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "listening (gRPC, grpc-web, REST, health)");
+    let (shutdown_tx, shutdown_rx) = oneshot::channel();
+    let task = tokio::spawn(serve(listener, app, config.shutdown_grace(), shutdown_rx));
+    Ok(RunningServer {
+        addr,
+        shutdown: Some(shutdown_tx),
+        task,
+    })
+}
+
+/// Serves until `shutdown` fires, then drains for at most `grace`.
+async fn serve(listener: TcpListener, app: App, grace: Duration, shutdown: oneshot::Receiver<()>) -> anyhow::Result<()> {
+    let readiness_task = tokio::spawn(app.readiness.clone().run());
+    let draining = Arc::new(Notify::new());
+    let signal = {
+        let readiness = app.readiness.clone();
+        let draining = draining.clone();
+        let names = app.service_names.clone();
+        async move {
+            let _ = shutdown.await;
+            readiness.begin_shutdown(&names).await;
+            tracing::info!("shutting down: health is NOT_SERVING, draining in-flight requests");
+            draining.notify_one();
+        }
+    };
+    let server = axum::serve(
+        listener,
+        app.router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal);
+    let deadline = async {
+        draining.notified().await;
+        tokio::time::sleep(grace).await;
+    };
+    let result = tokio::select! {
+        result = server => result.map_err(anyhow::Error::from),
+        () = deadline => {
+            tracing::warn!(grace_secs = grace.as_secs(), "drain deadline passed; closing the remaining connections");
+            Ok(())
+        }
+    };
+    readiness_task.abort();
+    tracing::info!("server stopped");
+    result
+}
+
+/// Runs until SIGTERM or SIGINT.
+pub async fn run(config: &Config) -> anyhow::Result<()> {
+    let server = start(config).await?;
+    shutdown_signal().await;
+    server.stop().await
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutdown signal received");
+}

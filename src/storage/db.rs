@@ -1,0 +1,55 @@
+//! Database port: SQLite in the data directory (WAL, pooled) by default, PostgreSQL +
+//! PostGIS when `DATABASE_URL` is set; migrations from the `migrations/` crate.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use kasi_migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+
+use crate::config::DatabaseConfig;
+
+pub async fn connect(config: &DatabaseConfig, data_dir: &Path) -> anyhow::Result<DatabaseConnection> {
+    let (url, is_sqlite) = match config.normalized_url() {
+        Some(url) => {
+            let is_sqlite = url.starts_with("sqlite:");
+            (url, is_sqlite)
+        }
+        None => {
+            let file = data_dir.join("kasi.db");
+            (format!("sqlite://{}?mode=rwc", file.display()), true)
+        }
+    };
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(config.db_pool_size.max(2))
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    if is_sqlite {
+        options.map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+        });
+    }
+    let db = Database::connect(options)
+        .await
+        .context("connecting to the database")?;
+    Ok(db)
+}
+
+/// Applies every pending migration (PostGIS is enabled by the first one on PostgreSQL).
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await.context("applying migrations")?;
+    Ok(())
+}
+
+/// Readiness probe: one round trip.
+pub async fn ping(db: &DatabaseConnection) -> anyhow::Result<()> {
+    db.execute_unprepared("SELECT 1").await.context("SELECT 1")?;
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! Storage ports. Each port has an embedded default backend (no configuration) and a
+//! production backend chosen by environment: database, cache, object store, mail.
+
+pub mod cache;
+pub mod db;
+pub mod mail;
+pub mod objects;
+mod s3_bucket;
+
+use std::sync::Arc;
+
+use crate::config::Config;
+
+pub use cache::Cache;
+pub use mail::Mailer;
+pub use objects::Objects;
+
+/// The opened backends of every port, shared by the services.
+#[derive(Clone)]
+pub struct Storage {
+    pub db: sea_orm::DatabaseConnection,
+    pub cache: Arc<dyn Cache>,
+    pub objects: Objects,
+    pub mailer: Arc<dyn Mailer>,
+}
+
+impl Storage {
+    /// Opens every port. The database must be reachable; Redis is connected lazily
+    /// (its outages show in readiness, never as a failed start).
+    pub async fn open(config: &Config) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let db = db::connect(&config.database, &config.data_dir).await?;
+        if config.database.migrate_on_start {
+            db::migrate(&db).await?;
+        }
+        let cache = cache::open(config.redis_url.as_deref(), config.redis_command_timeout()).await?;
+        let objects = Objects::open(&config.s3, &config.data_dir).await?;
+        let mailer = mail::open(&config.mail, &config.data_dir)?;
+        Ok(Storage {
+            db,
+            cache,
+            objects,
+            mailer,
+        })
+    }
+}
