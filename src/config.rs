@@ -43,7 +43,12 @@ pub struct Config {
     pub mail: MailConfig,
 
     /// Origins allowed by CORS, comma-separated; `*` allows any origin (without credentials); empty allows none.
-    #[arg(long, env = "CORS_ALLOW_ORIGINS", default_value = "", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "CORS_ALLOW_ORIGINS",
+        default_value = "",
+        value_delimiter = ','
+    )]
     pub cors_allow_origins: Vec<String>,
 
     /// Largest request body accepted on any surface, in bytes.
@@ -124,7 +129,11 @@ pub struct MailConfig {
     pub smtp_secure: bool,
 
     /// Sender of every mail.
-    #[arg(long, env = "MAIL_FROM", default_value = "Kasi Fiber <no-reply@kasifiber.local>")]
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "Kasi Fiber <no-reply@kasifiber.local>"
+    )]
     pub mail_from: String,
 }
 

@@ -88,7 +88,9 @@ impl From<sea_orm::DbErr> for AppError {
                 AppError::AlreadyExists("a record with the same unique key already exists".into())
             }
             Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)) => {
-                AppError::FailedPrecondition("a referenced record does not exist or is still in use".into())
+                AppError::FailedPrecondition(
+                    "a referenced record does not exist or is still in use".into(),
+                )
             }
             _ => match err {
                 sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
@@ -181,7 +183,8 @@ mod tests {
 
     #[test]
     fn invalid_argument_carries_field_violations_to_grpc() {
-        let status: tonic::Status = AppError::invalid("pon.fiber_count", "must be at least 1").into();
+        let status: tonic::Status =
+            AppError::invalid("pon.fiber_count", "must be at least 1").into();
         assert_eq!(status.code(), Code::InvalidArgument);
         assert_eq!(status.message(), "pon.fiber_count: must be at least 1");
         let bad_request = status.get_details_bad_request().expect("BadRequest detail");
@@ -197,10 +200,16 @@ mod tests {
 
     #[test]
     fn http_mapping_covers_client_errors() {
-        assert_eq!(http_status_for(Code::InvalidArgument), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            http_status_for(Code::InvalidArgument),
+            StatusCode::BAD_REQUEST
+        );
         assert_eq!(http_status_for(Code::NotFound), StatusCode::NOT_FOUND);
         assert_eq!(http_status_for(Code::AlreadyExists), StatusCode::CONFLICT);
-        assert_eq!(http_status_for(Code::ResourceExhausted), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            http_status_for(Code::ResourceExhausted),
+            StatusCode::TOO_MANY_REQUESTS
+        );
         assert_eq!(code_name(Code::FailedPrecondition), "FAILED_PRECONDITION");
     }
 }

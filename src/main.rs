@@ -8,7 +8,11 @@ use kasi_fiber::config::{Config, DatabaseConfig, LogFormat};
 use kasi_fiber::{server, storage, telemetry};
 
 #[derive(Parser)]
-#[command(name = "kasi-fiber", version, about = "Kasi Fiber FTTH roll-out backend")]
+#[command(
+    name = "kasi-fiber",
+    version,
+    about = "Kasi Fiber FTTH roll-out backend"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -39,7 +43,10 @@ struct MigrateArgs {
 fn arguments() -> Vec<String> {
     let mut args: Vec<String> = std::env::args().collect();
     let first = args.get(1).map(String::as_str);
-    let is_command = matches!(first, Some("serve" | "migrate" | "healthcheck" | "help" | "-h" | "--help" | "-V" | "--version"));
+    let is_command = matches!(
+        first,
+        Some("serve" | "migrate" | "healthcheck" | "help" | "-h" | "--help" | "-V" | "--version")
+    );
     if !is_command {
         args.insert(1, "serve".into());
     }

@@ -11,7 +11,11 @@ pub fn init(level: &str, format: LogFormat) {
         .with_env_filter(filter)
         .with_target(true);
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
         LogFormat::Text => builder.try_init(),
     };
 }

@@ -113,7 +113,12 @@ impl MigrationTrait for Migration {
                             .default(0)
                             .check(Expr::col(Pons::SplitterCount).gte(0)),
                     )
-                    .col(ColumnDef::new(Pons::Equipment).text().not_null().default("[]"))
+                    .col(
+                        ColumnDef::new(Pons::Equipment)
+                            .text()
+                            .not_null()
+                            .default("[]"),
+                    )
                     .col(text(Pons::Notes))
                     .col(
                         ColumnDef::new(Pons::Progress)
@@ -138,8 +143,16 @@ impl MigrationTrait for Migration {
                             .default(0)
                             .check(Expr::col(Pons::SlaBreaches).gte(0)),
                     )
-                    .col(ColumnDef::new(Pons::CreatedAt).timestamp_with_time_zone().not_null())
-                    .col(ColumnDef::new(Pons::UpdatedAt).timestamp_with_time_zone().not_null())
+                    .col(
+                        ColumnDef::new(Pons::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(Pons::UpdatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -154,7 +167,10 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        for (name, col) in [("ix_pons_tenant_status", Pons::Status), ("ix_pons_tenant_ward", Pons::Ward)] {
+        for (name, col) in [
+            ("ix_pons_tenant_status", Pons::Status),
+            ("ix_pons_tenant_ward", Pons::Ward),
+        ] {
             manager
                 .create_index(
                     Index::create()
@@ -181,6 +197,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(Pons::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(Pons::Table).to_owned())
+            .await
     }
 }

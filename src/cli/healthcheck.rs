@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 
 #[derive(Args, Clone, Debug)]
 pub struct HealthcheckArgs {
@@ -53,7 +53,8 @@ pub async fn run(args: &HealthcheckArgs) -> ExitCode {
     };
     match HealthClient::new(channel).check(request).await {
         Ok(response) => {
-            let status = ServingStatus::try_from(response.into_inner().status).unwrap_or(ServingStatus::Unknown);
+            let status = ServingStatus::try_from(response.into_inner().status)
+                .unwrap_or(ServingStatus::Unknown);
             println!("status: {}", status.as_str_name());
             if status == ServingStatus::Serving {
                 ExitCode::SUCCESS
@@ -62,7 +63,11 @@ pub async fn run(args: &HealthcheckArgs) -> ExitCode {
             }
         }
         Err(status) => {
-            eprintln!("error: health check failed: {:?}: {}", status.code(), status.message());
+            eprintln!(
+                "error: health check failed: {:?}: {}",
+                status.code(),
+                status.message()
+            );
             ExitCode::from(EXIT_RPC_FAILED)
         }
     }

@@ -31,7 +31,10 @@ fn context<T>(_request: &Request<T>) -> RequestContext {
 
 #[tonic::async_trait]
 impl v1::pon_service_server::PonService for PonGrpc {
-    async fn create_pon(&self, request: Request<v1::CreatePonRequest>) -> Result<Response<v1::Pon>, Status> {
+    async fn create_pon(
+        &self,
+        request: Request<v1::CreatePonRequest>,
+    ) -> Result<Response<v1::Pon>, Status> {
         let ctx = context(&request);
         let pon = request
             .into_inner()
@@ -42,13 +45,21 @@ impl v1::pon_service_server::PonService for PonGrpc {
         Ok(Response::new(pon_to_proto(&created)))
     }
 
-    async fn get_pon(&self, request: Request<v1::GetPonRequest>) -> Result<Response<v1::Pon>, Status> {
+    async fn get_pon(
+        &self,
+        request: Request<v1::GetPonRequest>,
+    ) -> Result<Response<v1::Pon>, Status> {
         let ctx = context(&request);
         let id = parse_id("id", &request.get_ref().id)?;
-        Ok(Response::new(pon_to_proto(&self.service.get(&ctx, id).await?)))
+        Ok(Response::new(pon_to_proto(
+            &self.service.get(&ctx, id).await?,
+        )))
     }
 
-    async fn list_pons(&self, request: Request<v1::ListPonsRequest>) -> Result<Response<v1::ListPonsResponse>, Status> {
+    async fn list_pons(
+        &self,
+        request: Request<v1::ListPonsRequest>,
+    ) -> Result<Response<v1::ListPonsResponse>, Status> {
         let ctx = context(&request);
         let message = request.into_inner();
         let filter = PonFilter {
@@ -65,18 +76,29 @@ impl v1::pon_service_server::PonService for PonGrpc {
         }))
     }
 
-    async fn update_pon(&self, request: Request<v1::UpdatePonRequest>) -> Result<Response<v1::Pon>, Status> {
+    async fn update_pon(
+        &self,
+        request: Request<v1::UpdatePonRequest>,
+    ) -> Result<Response<v1::Pon>, Status> {
         let ctx = context(&request);
         let message = request.into_inner();
-        let pon = message.pon.ok_or_else(|| AppError::invalid("pon", "is required"))?;
+        let pon = message
+            .pon
+            .ok_or_else(|| AppError::invalid("pon", "is required"))?;
         let id = parse_id("pon.id", &pon.id)?;
-        let mask = message.update_mask.map(|mask| mask.paths).unwrap_or_default();
+        let mask = message
+            .update_mask
+            .map(|mask| mask.paths)
+            .unwrap_or_default();
         let draft = draft_from_proto(&pon)?;
         let updated = self.service.update(&ctx, id, draft, &mask).await?;
         Ok(Response::new(pon_to_proto(&updated)))
     }
 
-    async fn delete_pon(&self, request: Request<v1::DeletePonRequest>) -> Result<Response<()>, Status> {
+    async fn delete_pon(
+        &self,
+        request: Request<v1::DeletePonRequest>,
+    ) -> Result<Response<()>, Status> {
         let ctx = context(&request);
         let id = parse_id("id", &request.get_ref().id)?;
         self.service.delete(&ctx, id).await?;
@@ -141,7 +163,10 @@ fn status_from_proto(field: &str, value: i32) -> Result<Option<PonStatus>, AppEr
         Ok(v1::PonStatus::Testing) => Ok(Some(PonStatus::Testing)),
         Ok(v1::PonStatus::Completed) => Ok(Some(PonStatus::Completed)),
         Ok(v1::PonStatus::Maintenance) => Ok(Some(PonStatus::Maintenance)),
-        Err(_) => Err(AppError::invalid(field, format!("{value} is not a PON status"))),
+        Err(_) => Err(AppError::invalid(
+            field,
+            format!("{value} is not a PON status"),
+        )),
     }
 }
 
@@ -157,7 +182,9 @@ fn status_to_proto(status: PonStatus) -> v1::PonStatus {
 
 fn equipment_status_from_proto(value: i32) -> Option<EquipmentStatus> {
     match v1::EquipmentStatus::try_from(value).ok()? {
-        v1::EquipmentStatus::Unspecified | v1::EquipmentStatus::Pending => Some(EquipmentStatus::Pending),
+        v1::EquipmentStatus::Unspecified | v1::EquipmentStatus::Pending => {
+            Some(EquipmentStatus::Pending)
+        }
         v1::EquipmentStatus::Installed => Some(EquipmentStatus::Installed),
         v1::EquipmentStatus::Faulty => Some(EquipmentStatus::Faulty),
         v1::EquipmentStatus::Replaced => Some(EquipmentStatus::Replaced),
@@ -234,7 +261,8 @@ fn timestamp(time: chrono::DateTime<chrono::Utc>) -> Timestamp {
 }
 
 fn date_text(date: Option<NaiveDate>) -> String {
-    date.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
+    date.map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
 }
 
 fn id_text(id: Option<Uuid>) -> String {

@@ -131,7 +131,13 @@ impl PonService {
             .ok_or_else(|| AppError::not_found(format!("PON {id} not found")))
     }
 
-    pub async fn list(&self, ctx: &RequestContext, filter: &PonFilter, page_size: i32, page_token: &str) -> AppResult<Page<Model>> {
+    pub async fn list(
+        &self,
+        ctx: &RequestContext,
+        filter: &PonFilter,
+        page_size: i32,
+        page_token: &str,
+    ) -> AppResult<Page<Model>> {
         if page_size < 0 {
             return Err(AppError::invalid("page_size", "must not be negative"));
         }
@@ -147,11 +153,20 @@ impl PonService {
         } else {
             None
         };
-        Ok(Page { items, next_page_token })
+        Ok(Page {
+            items,
+            next_page_token,
+        })
     }
 
     /// Changes the fields named in `mask` (`*` names them all) to their values in `draft`.
-    pub async fn update(&self, ctx: &RequestContext, id: Uuid, draft: PonDraft, mask: &[String]) -> AppResult<Model> {
+    pub async fn update(
+        &self,
+        ctx: &RequestContext,
+        id: Uuid,
+        draft: PonDraft,
+        mask: &[String],
+    ) -> AppResult<Model> {
         let fields = resolve_mask(mask)?;
         let mut pon = self.get(ctx, id).await?;
         let before = pon.status();
@@ -172,7 +187,10 @@ impl PonService {
 
     /// A PON that becomes completed gets its actual end date, once.
     fn finish_status_change(&self, pon: &mut Model, before: PonStatus) {
-        if pon.status() == PonStatus::Completed && before != PonStatus::Completed && pon.actual_end_date.is_none() {
+        if pon.status() == PonStatus::Completed
+            && before != PonStatus::Completed
+            && pon.actual_end_date.is_none()
+        {
             pon.actual_end_date = Some(self.clock.now().date_naive());
         }
     }
@@ -180,14 +198,19 @@ impl PonService {
 
 fn duplicate_code(err: AppError) -> AppError {
     match err {
-        AppError::AlreadyExists(_) => AppError::AlreadyExists("pon_code already exists in this tenant".into()),
+        AppError::AlreadyExists(_) => {
+            AppError::AlreadyExists("pon_code already exists in this tenant".into())
+        }
         other => other,
     }
 }
 
 fn resolve_mask(mask: &[String]) -> AppResult<Vec<&'static str>> {
     if mask.is_empty() {
-        return Err(AppError::invalid("update_mask", "must name at least one field"));
+        return Err(AppError::invalid(
+            "update_mask",
+            "must name at least one field",
+        ));
     }
     if mask.iter().any(|path| path == "*") {
         return Ok(UPDATABLE_FIELDS.to_vec());
@@ -198,7 +221,12 @@ fn resolve_mask(mask: &[String]) -> AppResult<Vec<&'static str>> {
                 .iter()
                 .find(|field| **field == path.as_str())
                 .copied()
-                .ok_or_else(|| AppError::invalid("update_mask", format!("`{path}` is not an updatable PON field")))
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        "update_mask",
+                        format!("`{path}` is not an updatable PON field"),
+                    )
+                })
         })
         .collect()
 }
@@ -225,7 +253,8 @@ fn apply(pon: &mut Model, draft: &PonDraft, fields: &[&str]) -> AppResult<()> {
             "fiber_count" => pon.fiber_count = draft.fiber_count,
             "splitter_count" => pon.splitter_count = draft.splitter_count,
             "equipment" => {
-                pon.equipment = serde_json::to_string(&draft.equipment).map_err(AppError::internal)?;
+                pon.equipment =
+                    serde_json::to_string(&draft.equipment).map_err(AppError::internal)?;
             }
             "notes" => pon.notes = draft.notes.clone(),
             "progress" => pon.progress = draft.progress,
@@ -255,13 +284,37 @@ pub fn validate(pon: &Model) -> AppResult<()> {
         }
     };
     check(!pon.pon_code.is_empty(), "pon_code", "is required");
-    check(pon.pon_code.chars().count() <= 64, "pon_code", "must be at most 64 characters");
-    check(!pon.pon_code.chars().any(char::is_whitespace), "pon_code", "must not contain spaces");
+    check(
+        pon.pon_code.chars().count() <= 64,
+        "pon_code",
+        "must be at most 64 characters",
+    );
+    check(
+        !pon.pon_code.chars().any(char::is_whitespace),
+        "pon_code",
+        "must not contain spaces",
+    );
     check(!pon.name.is_empty(), "name", "is required");
-    check(pon.name.chars().count() <= 200, "name", "must be at most 200 characters");
-    check(pon.location.chars().count() <= 500, "location", "must be at most 500 characters");
-    check(pon.ward.chars().count() <= 100, "ward", "must be at most 100 characters");
-    check(pon.notes.chars().count() <= 10_000, "notes", "must be at most 10000 characters");
+    check(
+        pon.name.chars().count() <= 200,
+        "name",
+        "must be at most 200 characters",
+    );
+    check(
+        pon.location.chars().count() <= 500,
+        "location",
+        "must be at most 500 characters",
+    );
+    check(
+        pon.ward.chars().count() <= 100,
+        "ward",
+        "must be at most 100 characters",
+    );
+    check(
+        pon.notes.chars().count() <= 10_000,
+        "notes",
+        "must be at most 10000 characters",
+    );
     check_position(&mut check, pon.lat, pon.lng, "lat", "lng");
     check_position(
         &mut check,
@@ -271,22 +324,50 @@ pub fn validate(pon: &Model) -> AppResult<()> {
         "geofence_center_lng",
     );
     check(pon.fiber_count >= 1, "fiber_count", "must be at least 1");
-    check(pon.fiber_count <= 100_000, "fiber_count", "must be at most 100000");
-    check(pon.splitter_count >= 0, "splitter_count", "must not be negative");
-    check(pon.splitter_count <= 100_000, "splitter_count", "must be at most 100000");
-    check((0..=100).contains(&pon.progress), "progress", "must be between 0 and 100");
+    check(
+        pon.fiber_count <= 100_000,
+        "fiber_count",
+        "must be at most 100000",
+    );
+    check(
+        pon.splitter_count >= 0,
+        "splitter_count",
+        "must not be negative",
+    );
+    check(
+        pon.splitter_count <= 100_000,
+        "splitter_count",
+        "must be at most 100000",
+    );
+    check(
+        (0..=100).contains(&pon.progress),
+        "progress",
+        "must be between 0 and 100",
+    );
     check(
         (1..=MAX_GEOFENCE_RADIUS_M).contains(&pon.geofence_radius_m),
         "geofence_radius_m",
         "must be between 1 and 50000 metres",
     );
     if let (Some(start), Some(end)) = (pon.start_date, pon.expected_end_date) {
-        check(end >= start, "expected_end_date", "must not be before start_date");
+        check(
+            end >= start,
+            "expected_end_date",
+            "must not be before start_date",
+        );
     }
     let equipment = pon.equipment();
-    check(equipment.len() <= 500, "equipment", "must have at most 500 items");
+    check(
+        equipment.len() <= 500,
+        "equipment",
+        "must have at most 500 items",
+    );
     for (index, item) in equipment.iter().enumerate() {
-        check(!item.name.trim().is_empty(), &format!("equipment[{index}].name"), "is required");
+        check(
+            !item.name.trim().is_empty(),
+            &format!("equipment[{index}].name"),
+            "is required",
+        );
     }
     if violations.is_empty() {
         Ok(())
@@ -302,12 +383,24 @@ fn check_position(
     lat_field: &str,
     lng_field: &str,
 ) {
-    check(lat.is_some() == lng.is_some(), lat_field, &format!("{lat_field} and {lng_field} go together"));
+    check(
+        lat.is_some() == lng.is_some(),
+        lat_field,
+        &format!("{lat_field} and {lng_field} go together"),
+    );
     if let Some(lat) = lat {
-        check((-90.0..=90.0).contains(&lat), lat_field, "must be between -90 and 90");
+        check(
+            (-90.0..=90.0).contains(&lat),
+            lat_field,
+            "must be between -90 and 90",
+        );
     }
     if let Some(lng) = lng {
-        check((-180.0..=180.0).contains(&lng), lng_field, "must be between -180 and 180");
+        check(
+            (-180.0..=180.0).contains(&lng),
+            lng_field,
+            "must be between -180 and 180",
+        );
     }
 }
 
@@ -341,14 +434,20 @@ mod tests {
         let id = Uuid::now_v7();
         assert_eq!(decode_page_token(&encode_page_token(id)).unwrap(), Some(id));
         assert_eq!(decode_page_token("").unwrap(), None);
-        assert!(matches!(decode_page_token("not-a-token"), Err(AppError::InvalidArgument(_))));
+        assert!(matches!(
+            decode_page_token("not-a-token"),
+            Err(AppError::InvalidArgument(_))
+        ));
     }
 
     #[test]
     fn mask_rejects_server_managed_fields() {
         assert!(resolve_mask(&["sla_breaches".into()]).is_err());
         assert!(resolve_mask(&[]).is_err());
-        assert_eq!(resolve_mask(&["*".into()]).unwrap().len(), UPDATABLE_FIELDS.len());
+        assert_eq!(
+            resolve_mask(&["*".into()]).unwrap().len(),
+            UPDATABLE_FIELDS.len()
+        );
         assert_eq!(resolve_mask(&["name".into()]).unwrap(), vec!["name"]);
     }
 }

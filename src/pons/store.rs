@@ -1,6 +1,9 @@
 //! Queries on the `pons` table, every one scoped by tenant.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use super::model::{ActiveModel, Column, Entity, Model};
@@ -9,7 +12,9 @@ use crate::error::AppResult;
 
 pub async fn insert(db: &DatabaseConnection, pon: Model) -> AppResult<Model> {
     let active: ActiveModel = pon.clone().into_active_model();
-    Entity::insert(active.reset_all()).exec_without_returning(db).await?;
+    Entity::insert(active.reset_all())
+        .exec_without_returning(db)
+        .await?;
     Ok(pon)
 }
 

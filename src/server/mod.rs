@@ -21,7 +21,8 @@ use tonic::codec::CompressionEncoding;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::clock::SystemClock;
 use crate::config::Config;
@@ -54,9 +55,7 @@ impl App {
             .max_decoding_message_size(config.max_body_bytes);
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        let service_names = vec![
-            <PonServiceServer<PonGrpc> as tonic::server::NamedService>::NAME,
-        ];
+        let service_names = vec![<PonServiceServer<PonGrpc> as tonic::server::NamedService>::NAME];
         for name in &service_names {
             health_reporter
                 .set_service_status(*name, tonic_health::ServingStatus::Serving)
@@ -85,7 +84,10 @@ impl App {
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .with_state(readiness.clone())
-            .route("/openapi.json", get(move || async move { Json((*openapi).clone()) }));
+            .route(
+                "/openapi.json",
+                get(move || async move { Json((*openapi).clone()) }),
+            );
         let rest = axum::Router::new()
             .fallback(transcode::handle)
             .with_state(transcoder);
@@ -113,7 +115,9 @@ fn with_middleware(router: axum::Router, config: &Config) -> axum::Router {
             .and_then(|value| value.to_str().ok())
             .unwrap_or("");
         tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-    });
+    })
+    .on_response(DefaultOnResponse::new().level(Level::INFO))
+    .on_failure(DefaultOnFailure::new().level(Level::WARN));
     let router = router
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -127,14 +131,22 @@ fn with_middleware(router: axum::Router, config: &Config) -> axum::Router {
 
 /// CORS for REST and grpc-web from `CORS_ALLOW_ORIGINS`; none when the list is empty.
 pub fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
-    let origins: Vec<&str> = origins.iter().map(|o| o.trim()).filter(|o| !o.is_empty()).collect();
+    let origins: Vec<&str> = origins
+        .iter()
+        .map(|o| o.trim())
+        .filter(|o| !o.is_empty())
+        .collect();
     if origins.is_empty() {
         return None;
     }
     let allow_origin = if origins.contains(&"*") {
         AllowOrigin::any()
     } else {
-        AllowOrigin::list(origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()))
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        )
     };
     let header = HeaderName::from_static;
     Some(
@@ -216,7 +228,12 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
 }
 
 /// Serves until `shutdown` fires, then drains for at most `grace`.
-async fn serve(listener: TcpListener, app: App, grace: Duration, shutdown: oneshot::Receiver<()>) -> anyhow::Result<()> {
+async fn serve(
+    listener: TcpListener,
+    app: App,
+    grace: Duration,
+    shutdown: oneshot::Receiver<()>,
+) -> anyhow::Result<()> {
     let readiness_task = tokio::spawn(app.readiness.clone().run());
     let draining = Arc::new(Notify::new());
     let signal = {
@@ -232,7 +249,8 @@ async fn serve(listener: TcpListener, app: App, grace: Duration, shutdown: onesh
     };
     let server = axum::serve(
         listener,
-        app.router.into_make_service_with_connect_info::<SocketAddr>(),
+        app.router
+            .into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(signal);
     let deadline = async {
@@ -262,8 +280,9 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing the SIGTERM handler");
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("installing the SIGTERM handler");
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

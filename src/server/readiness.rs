@@ -107,27 +107,44 @@ pub struct Readiness {
     dependencies: Vec<Dependency>,
     states: RwLock<Vec<DependencyState>>,
     reporter: HealthReporter,
+    /// What each health name was last set to: Watch streams hear only of changes.
+    published: tokio::sync::Mutex<BTreeMap<String, ServingStatus>>,
     config: ReadinessConfig,
     shutting_down: AtomicBool,
 }
 
 impl Readiness {
     /// Starts with `""` NOT_SERVING (tonic-health registers it as SERVING) until the first checks pass.
-    pub async fn new(dependencies: Vec<Dependency>, reporter: HealthReporter, config: ReadinessConfig) -> Arc<Self> {
-        reporter.set_service_status("", ServingStatus::NotServing).await;
-        for dependency in &dependencies {
-            reporter
-                .set_service_status(dependency.name, ServingStatus::NotServing)
-                .await;
-        }
+    pub async fn new(
+        dependencies: Vec<Dependency>,
+        reporter: HealthReporter,
+        config: ReadinessConfig,
+    ) -> Arc<Self> {
         let states = RwLock::new(vec![DependencyState::default(); dependencies.len()]);
-        Arc::new(Readiness {
+        let readiness = Arc::new(Readiness {
             dependencies,
             states,
             reporter,
+            published: Default::default(),
             config,
             shutting_down: AtomicBool::new(false),
-        })
+        });
+        readiness.set_status("", ServingStatus::NotServing).await;
+        for dependency in &readiness.dependencies {
+            readiness
+                .set_status(dependency.name, ServingStatus::NotServing)
+                .await;
+        }
+        readiness
+    }
+
+    /// Sets one health name, unless it already has that status.
+    async fn set_status(&self, name: &str, status: ServingStatus) {
+        let mut published = self.published.lock().await;
+        if published.get(name) != Some(&status) {
+            published.insert(name.to_string(), status);
+            self.reporter.set_service_status(name, status).await;
+        }
     }
 
     /// Checks every dependency forever, one round per interval.
@@ -146,19 +163,25 @@ impl Readiness {
     /// One round: probe all dependencies concurrently, update the dampened states and the health statuses.
     pub async fn check_once(&self) {
         let timeout = self.config.timeout();
-        let results = futures::future::join_all(self.dependencies.iter().map(|dependency| async move {
-            match tokio::time::timeout(timeout, (dependency.probe)()).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(err)) => Err(format!("{err:#}")),
-                Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
-            }
-        }))
-        .await;
+        let results =
+            futures::future::join_all(self.dependencies.iter().map(|dependency| async move {
+                match tokio::time::timeout(timeout, (dependency.probe)()).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(err)) => Err(format!("{err:#}")),
+                    Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+                }
+            }))
+            .await;
         let threshold = self.config.readiness_failure_threshold.max(1);
         let changes: Vec<(&'static str, bool, Option<String>)> = {
-            let mut states = self.states.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut states = self
+                .states
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let mut changes = Vec::new();
-            for ((dependency, state), result) in self.dependencies.iter().zip(states.iter_mut()).zip(results) {
+            for ((dependency, state), result) in
+                self.dependencies.iter().zip(states.iter_mut()).zip(results)
+            {
                 let was_up = state.up;
                 match result {
                     Ok(()) => {
@@ -184,7 +207,11 @@ impl Readiness {
             if up {
                 tracing::info!(dependency = name, "dependency is up");
             } else {
-                tracing::warn!(dependency = name, error = error.as_deref().unwrap_or(""), "dependency is down");
+                tracing::warn!(
+                    dependency = name,
+                    error = error.as_deref().unwrap_or(""),
+                    "dependency is down"
+                );
             }
         }
         self.publish().await;
@@ -192,7 +219,10 @@ impl Readiness {
 
     /// The current verdict, as `/readyz` reports it.
     pub fn report(&self) -> ReadinessReport {
-        let states = self.states.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let states = self
+            .states
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut checks = BTreeMap::new();
         let mut failing = Vec::new();
         for (dependency, state) in self.dependencies.iter().zip(states.iter()) {
@@ -208,7 +238,12 @@ impl Readiness {
                     error: if state.up {
                         None
                     } else {
-                        Some(state.last_error.clone().unwrap_or_else(|| "not checked yet".into()))
+                        Some(
+                            state
+                                .last_error
+                                .clone()
+                                .unwrap_or_else(|| "not checked yet".into()),
+                        )
                     },
                 },
             );
@@ -230,14 +265,14 @@ impl Readiness {
         } else {
             ServingStatus::NotServing
         };
-        self.reporter.set_service_status("", overall).await;
+        self.set_status("", overall).await;
         for (name, check) in &report.checks {
             let status = if check.ok && !self.shutting_down.load(Ordering::SeqCst) {
                 ServingStatus::Serving
             } else {
                 ServingStatus::NotServing
             };
-            self.reporter.set_service_status(*name, status).await;
+            self.set_status(name, status).await;
         }
     }
 
@@ -246,7 +281,7 @@ impl Readiness {
         self.shutting_down.store(true, Ordering::SeqCst);
         self.publish().await;
         for name in service_names {
-            self.reporter.set_service_status(*name, ServingStatus::NotServing).await;
+            self.set_status(name, ServingStatus::NotServing).await;
         }
     }
 }

@@ -7,9 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use fred::prelude::{
-    ClientLike, Config as RedisConfig, LuaInterface, ReconnectPolicy, Builder,
-};
+use fred::prelude::{Builder, ClientLike, Config as RedisConfig, LuaInterface, ReconnectPolicy};
 
 /// The state of one fixed rate-limit window after a hit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +31,10 @@ pub trait Cache: Send + Sync + 'static {
 }
 
 /// Opens Redis when a URL is given, otherwise the in-process cache.
-pub async fn open(redis_url: Option<&str>, command_timeout: Duration) -> anyhow::Result<std::sync::Arc<dyn Cache>> {
+pub async fn open(
+    redis_url: Option<&str>,
+    command_timeout: Duration,
+) -> anyhow::Result<std::sync::Arc<dyn Cache>> {
     Ok(match redis_url {
         Some(url) => std::sync::Arc::new(RedisCache::connect(url, command_timeout)?),
         None => std::sync::Arc::new(MemoryCache::default()),
@@ -54,7 +55,10 @@ impl Cache for MemoryCache {
 
     async fn hit(&self, key: &str, window: Duration) -> anyhow::Result<WindowCount> {
         let now = Instant::now();
-        let mut windows = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if windows.len() > 100_000 {
             windows.retain(|_, (_, ends)| *ends > now);
         }

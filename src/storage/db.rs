@@ -10,7 +10,10 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 
 use crate::config::DatabaseConfig;
 
-pub async fn connect(config: &DatabaseConfig, data_dir: &Path) -> anyhow::Result<DatabaseConnection> {
+pub async fn connect(
+    config: &DatabaseConfig,
+    data_dir: &Path,
+) -> anyhow::Result<DatabaseConnection> {
     let (url, is_sqlite) = match config.normalized_url() {
         Some(url) => {
             let is_sqlite = url.starts_with("sqlite:");
@@ -44,12 +47,16 @@ pub async fn connect(config: &DatabaseConfig, data_dir: &Path) -> anyhow::Result
 
 /// Applies every pending migration (PostGIS is enabled by the first one on PostgreSQL).
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
-    Migrator::up(db, None).await.context("applying migrations")?;
+    Migrator::up(db, None)
+        .await
+        .context("applying migrations")?;
     Ok(())
 }
 
 /// Readiness probe: one round trip.
 pub async fn ping(db: &DatabaseConnection) -> anyhow::Result<()> {
-    db.execute_unprepared("SELECT 1").await.context("SELECT 1")?;
+    db.execute_unprepared("SELECT 1")
+        .await
+        .context("SELECT 1")?;
     Ok(())
 }

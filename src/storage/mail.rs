@@ -28,7 +28,10 @@ pub trait Mailer: Send + Sync + 'static {
 }
 
 pub fn open(config: &MailConfig, data_dir: &Path) -> anyhow::Result<std::sync::Arc<dyn Mailer>> {
-    let from: Mailbox = config.mail_from.parse().context("MAIL_FROM is not a mailbox")?;
+    let from: Mailbox = config
+        .mail_from
+        .parse()
+        .context("MAIL_FROM is not a mailbox")?;
     Ok(match &config.smtp_host {
         Some(host) => {
             let mut builder = if config.smtp_secure {
@@ -87,7 +90,10 @@ impl Mailer for SmtpMailer {
 
     async fn ping(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
-            self.transport.test_connection().await.context("SMTP connection")?,
+            self.transport
+                .test_connection()
+                .await
+                .context("SMTP connection")?,
             "SMTP server did not answer NOOP"
         );
         Ok(())
@@ -115,7 +121,11 @@ impl Mailer for OutboxMailer {
     }
 
     async fn ping(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(self.dir.is_dir(), "outbox {} is missing", self.dir.display());
+        anyhow::ensure!(
+            self.dir.is_dir(),
+            "outbox {} is missing",
+            self.dir.display()
+        );
         Ok(())
     }
 }
@@ -145,7 +155,9 @@ mod tests {
             })
             .await
             .unwrap();
-        let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox")).unwrap().collect();
+        let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+            .unwrap()
+            .collect();
         assert_eq!(files.len(), 1);
         let text = std::fs::read_to_string(files[0].as_ref().unwrap().path()).unwrap();
         assert!(text.contains("Subject: SLA warning"));

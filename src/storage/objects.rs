@@ -39,7 +39,9 @@ impl Objects {
                     .with_allow_http(true)
                     .with_virtual_hosted_style_request(false);
                 if let (Some(key), Some(secret)) = (&config.s3_access_key, &config.s3_secret_key) {
-                    builder = builder.with_access_key_id(key).with_secret_access_key(secret);
+                    builder = builder
+                        .with_access_key_id(key)
+                        .with_secret_access_key(secret);
                 }
                 let store = builder.build().context("configuring the S3 object store")?;
                 Ok(Objects {
@@ -49,7 +51,8 @@ impl Objects {
             }
             None => {
                 let root = data_dir.join("objects");
-                std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+                std::fs::create_dir_all(&root)
+                    .with_context(|| format!("creating {}", root.display()))?;
                 let store = LocalFileSystem::new_with_prefix(&root)?;
                 Ok(Objects {
                     store: Arc::new(store),
@@ -119,8 +122,14 @@ mod tests {
         };
         let objects = Objects::open(&config, dir.path()).await.unwrap();
         assert_eq!(objects.backend(), "local");
-        objects.put("photos/a.jpg", Bytes::from_static(b"abc")).await.unwrap();
-        assert_eq!(objects.get("photos/a.jpg").await.unwrap(), Bytes::from_static(b"abc"));
+        objects
+            .put("photos/a.jpg", Bytes::from_static(b"abc"))
+            .await
+            .unwrap();
+        assert_eq!(
+            objects.get("photos/a.jpg").await.unwrap(),
+            Bytes::from_static(b"abc")
+        );
         assert!(dir.path().join("objects/photos/a.jpg").exists());
         objects.ping().await.unwrap();
         objects.delete("photos/a.jpg").await.unwrap();

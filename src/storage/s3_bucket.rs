@@ -11,8 +11,12 @@ use crate::config::S3Config;
 type HmacSha256 = Hmac<Sha256>;
 
 pub async fn ensure_bucket(config: &S3Config, endpoint: &str) -> anyhow::Result<()> {
-    let url = url::Url::parse(&format!("{}/{}", endpoint.trim_end_matches('/'), config.s3_bucket))
-        .context("S3_ENDPOINT is not a valid URL")?;
+    let url = url::Url::parse(&format!(
+        "{}/{}",
+        endpoint.trim_end_matches('/'),
+        config.s3_bucket
+    ))
+    .context("S3_ENDPOINT is not a valid URL")?;
     let body = if config.s3_region == "us-east-1" {
         String::new()
     } else {
@@ -24,18 +28,32 @@ pub async fn ensure_bucket(config: &S3Config, endpoint: &str) -> anyhow::Result<
     };
     let mut request = reqwest::Client::new().put(url.clone()).body(body.clone());
     if let (Some(key), Some(secret)) = (&config.s3_access_key, &config.s3_secret_key) {
-        for (name, value) in sign_v4("PUT", &url, body.as_bytes(), &config.s3_region, key, secret, Utc::now()) {
+        for (name, value) in sign_v4(
+            "PUT",
+            &url,
+            body.as_bytes(),
+            &config.s3_region,
+            key,
+            secret,
+            Utc::now(),
+        ) {
             request = request.header(name, value);
         }
     }
     let response = request.send().await.context("creating the S3 bucket")?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
-    if status.is_success() || text.contains("BucketAlreadyOwnedByYou") || text.contains("BucketAlreadyExists") {
+    if status.is_success()
+        || text.contains("BucketAlreadyOwnedByYou")
+        || text.contains("BucketAlreadyExists")
+    {
         tracing::info!(bucket = %config.s3_bucket, "S3 bucket ready");
         Ok(())
     } else {
-        bail!("creating S3 bucket {} failed: HTTP {status}: {text}", config.s3_bucket)
+        bail!(
+            "creating S3 bucket {} failed: HTTP {status}: {text}",
+            config.s3_bucket
+        )
     }
 }
 
@@ -77,7 +95,9 @@ fn sign_v4(
         ("x-amz-content-sha256", payload_hash),
         (
             "authorization",
-            format!("AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"),
+            format!(
+                "AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"
+            ),
         ),
     ]
 }
@@ -113,10 +133,22 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 11, 27, 1, 2, 3).unwrap();
         let headers = sign_v4("PUT", &url, b"", "us-east-1", "AK", "SK", now);
         assert_eq!(headers[0], ("x-amz-date", "20261127T010203Z".to_string()));
-        assert!(headers[2].1.starts_with("AWS4-HMAC-SHA256 Credential=AK/20261127/us-east-1/s3/aws4_request"));
+        assert!(
+            headers[2]
+                .1
+                .starts_with("AWS4-HMAC-SHA256 Credential=AK/20261127/us-east-1/s3/aws4_request")
+        );
         let again = sign_v4("PUT", &url, b"", "us-east-1", "AK", "SK", now);
         assert_eq!(headers, again);
-        let other_host = sign_v4("PUT", &url::Url::parse("http://127.0.0.1:9001/bucket").unwrap(), b"", "us-east-1", "AK", "SK", now);
+        let other_host = sign_v4(
+            "PUT",
+            &url::Url::parse("http://127.0.0.1:9001/bucket").unwrap(),
+            b"",
+            "us-east-1",
+            "AK",
+            "SK",
+            now,
+        );
         assert_ne!(headers[2], other_host[2]);
     }
 }

@@ -64,7 +64,9 @@ pub async fn call_unary(
         return Err(tonic::Status::internal("gRPC response had no message"));
     }
     if data[0] != 0 {
-        return Err(tonic::Status::internal("unexpected compressed gRPC response"));
+        return Err(tonic::Status::internal(
+            "unexpected compressed gRPC response",
+        ));
     }
     let length = u32::from_be_bytes([data[1], data[2], data[3], data[4]]) as usize;
     if data.len() < 5 + length {

@@ -3,8 +3,8 @@
 //! the field it is about.
 
 use prost_reflect::{
-    DeserializeOptions, DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage,
-    SerializeOptions, Value,
+    DeserializeOptions, DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor,
+    ReflectMessage, SerializeOptions, Value,
 };
 
 use crate::error::FieldViolation;
@@ -32,7 +32,11 @@ pub fn to_json(message: &DynamicMessage) -> Result<Vec<u8>, serde_json::Error> {
 
 /// Parses a JSON body into a message of type `desc`. `prefix` is the request field the
 /// body fills (empty for `body: "*"`), used to name fields in errors.
-pub fn from_json(desc: &MessageDescriptor, body: &[u8], prefix: &str) -> Result<DynamicMessage, FieldViolation> {
+pub fn from_json(
+    desc: &MessageDescriptor,
+    body: &[u8],
+    prefix: &str,
+) -> Result<DynamicMessage, FieldViolation> {
     let body_name = if prefix.is_empty() { "body" } else { prefix };
     let mut value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|err| violation(body_name, format!("malformed JSON: {err}")))?;
@@ -56,7 +60,8 @@ pub fn from_json(desc: &MessageDescriptor, body: &[u8], prefix: &str) -> Result<
 
 /// The JSON keys of a body object, as proto field names (for an implied update mask).
 pub fn body_field_names(desc: &MessageDescriptor, body: &[u8]) -> Vec<String> {
-    let Ok(serde_json::Value::Object(object)) = serde_json::from_slice::<serde_json::Value>(body) else {
+    let Ok(serde_json::Value::Object(object)) = serde_json::from_slice::<serde_json::Value>(body)
+    else {
         return Vec::new();
     };
     object
@@ -110,7 +115,8 @@ fn enum_value_name(desc: &EnumDescriptor, text: &str) -> Option<String> {
         return Some(text.to_string());
     }
     let full = format!("{}{}", enum_prefix(desc.name()), text.to_ascii_uppercase());
-    desc.get_value_by_name(&full).map(|value| value.name().to_string())
+    desc.get_value_by_name(&full)
+        .map(|value| value.name().to_string())
 }
 
 /// `PonStatus` → `PON_STATUS_`.
@@ -127,9 +133,15 @@ fn enum_prefix(enum_name: &str) -> String {
 }
 
 /// Sets the (possibly nested) field at `path` from a path variable or query parameter.
-pub fn set_from_text(message: &mut DynamicMessage, path: &[String], text: &str) -> Result<(), FieldViolation> {
+pub fn set_from_text(
+    message: &mut DynamicMessage,
+    path: &[String],
+    text: &str,
+) -> Result<(), FieldViolation> {
     let name = path.join(".");
-    let (leaf, parents) = path.split_last().ok_or_else(|| violation("", "empty field path"))?;
+    let (leaf, parents) = path
+        .split_last()
+        .ok_or_else(|| violation("", "empty field path"))?;
     let mut target = message;
     for parent in parents {
         let field = target
@@ -154,7 +166,8 @@ pub fn set_from_text(message: &mut DynamicMessage, path: &[String], text: &str) 
     if field.is_map() {
         return Err(violation(&name, "maps cannot be set from a URL"));
     }
-    let value = parse_scalar(&field.kind(), text).map_err(|description| violation(&name, description))?;
+    let value =
+        parse_scalar(&field.kind(), text).map_err(|description| violation(&name, description))?;
     if field.is_list() {
         if let Some(list) = target.get_field_mut(&field).as_list_mut() {
             list.push(value);
@@ -167,8 +180,7 @@ pub fn set_from_text(message: &mut DynamicMessage, path: &[String], text: &str) 
 
 fn parse_scalar(kind: &Kind, text: &str) -> Result<Value, String> {
     fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, String> {
-        text.parse()
-            .map_err(|_| format!("`{text}` is not {what}"))
+        text.parse().map_err(|_| format!("`{text}` is not {what}"))
     }
     Ok(match kind {
         Kind::String => Value::String(text.to_string()),
@@ -177,8 +189,12 @@ fn parse_scalar(kind: &Kind, text: &str) -> Result<Value, String> {
             "false" | "0" => false,
             _ => return Err(format!("`{text}` is not true or false")),
         }),
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => Value::I32(number(text, "a 32-bit integer")?),
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Value::I64(number(text, "a 64-bit integer")?),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+            Value::I32(number(text, "a 32-bit integer")?)
+        }
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
+            Value::I64(number(text, "a 64-bit integer")?)
+        }
         Kind::Uint32 | Kind::Fixed32 => Value::U32(number(text, "an unsigned 32-bit integer")?),
         Kind::Uint64 | Kind::Fixed64 => Value::U64(number(text, "an unsigned 64-bit integer")?),
         Kind::Float => Value::F32(number(text, "a number")?),
@@ -186,30 +202,50 @@ fn parse_scalar(kind: &Kind, text: &str) -> Result<Value, String> {
         Kind::Bytes => {
             use base64::Engine;
             let engine = base64::engine::general_purpose::STANDARD;
-            Value::Bytes(engine.decode(text).map_err(|_| format!("`{text}` is not base64"))?.into())
+            Value::Bytes(
+                engine
+                    .decode(text)
+                    .map_err(|_| format!("`{text}` is not base64"))?
+                    .into(),
+            )
         }
         Kind::Enum(desc) => {
             if let Some(name) = enum_value_name(desc, text) {
-                Value::EnumNumber(desc.get_value_by_name(&name).map(|v| v.number()).unwrap_or_default())
+                Value::EnumNumber(
+                    desc.get_value_by_name(&name)
+                        .map(|v| v.number())
+                        .unwrap_or_default(),
+                )
             } else if let Some(value) = text.parse::<i32>().ok().and_then(|n| desc.get_value(n)) {
                 Value::EnumNumber(value.number())
             } else {
-                let names: Vec<String> = desc.values().map(|value| value.name().to_string()).collect();
+                let names: Vec<String> = desc
+                    .values()
+                    .map(|value| value.name().to_string())
+                    .collect();
                 return Err(format!("`{text}` is not one of {}", names.join(", ")));
             }
         }
         Kind::Message(desc) => {
             // Well-known types have a string form in proto3 JSON (Timestamp, FieldMask, wrappers...).
             let json = match desc.full_name() {
-                name if name.ends_with("Value") && name.starts_with("google.protobuf.") && name != "google.protobuf.Value" => {
+                name if name.ends_with("Value")
+                    && name.starts_with("google.protobuf.")
+                    && name != "google.protobuf.Value" =>
+                {
                     match text.parse::<serde_json::Value>() {
-                        Ok(parsed) if !parsed.is_string() && !parsed.is_object() && !parsed.is_array() => parsed,
+                        Ok(parsed)
+                            if !parsed.is_string() && !parsed.is_object() && !parsed.is_array() =>
+                        {
+                            parsed
+                        }
                         _ => serde_json::Value::String(text.to_string()),
                     }
                 }
                 _ => serde_json::Value::String(text.to_string()),
             };
-            let message = DynamicMessage::deserialize(desc.clone(), json).map_err(|err| err.to_string())?;
+            let message =
+                DynamicMessage::deserialize(desc.clone(), json).map_err(|err| err.to_string())?;
             Value::Message(message)
         }
     })
@@ -234,8 +270,15 @@ mod tests {
     fn short_enum_names_and_field_errors() {
         let pool = pool();
         let pon = pool.get_message_by_name("kasi.fiber.v1.Pon").unwrap();
-        let message = from_json(&pon, br#"{"status":"in_progress","fiber_count":4}"#, "pon").unwrap();
-        assert_eq!(message.get_field_by_name("status").unwrap().as_enum_number(), Some(2));
+        let message =
+            from_json(&pon, br#"{"status":"in_progress","fiber_count":4}"#, "pon").unwrap();
+        assert_eq!(
+            message
+                .get_field_by_name("status")
+                .unwrap()
+                .as_enum_number(),
+            Some(2)
+        );
 
         let err = from_json(&pon, br#"{"fiber_count":"many"}"#, "pon").unwrap_err();
         assert_eq!(err.field, "pon.fiber_count");
@@ -243,7 +286,8 @@ mod tests {
         assert_eq!(err.field, "pon.status");
         let err = from_json(&pon, br#"{"nope":1}"#, "pon").unwrap_err();
         assert!(err.description.contains("nope"), "{err:?}");
-        let err = from_json(&pon, br#"{"equipment":[{"name":"x","status":7.5}]}"#, "pon").unwrap_err();
+        let err =
+            from_json(&pon, br#"{"equipment":[{"name":"x","status":7.5}]}"#, "pon").unwrap_err();
         assert_eq!(err.field, "pon.equipment[0].status");
         let err = from_json(&pon, b"{not json", "pon").unwrap_err();
         assert_eq!(err.field, "pon");
@@ -253,13 +297,24 @@ mod tests {
     #[test]
     fn text_values_into_nested_fields() {
         let pool = pool();
-        let desc = pool.get_message_by_name("kasi.fiber.v1.UpdatePonRequest").unwrap();
+        let desc = pool
+            .get_message_by_name("kasi.fiber.v1.UpdatePonRequest")
+            .unwrap();
         let mut message = DynamicMessage::new(desc);
         set_from_text(&mut message, &["pon".into(), "id".into()], "abc").unwrap();
         set_from_text(&mut message, &["update_mask".into()], "name,ward").unwrap();
         let pon = message.get_field_by_name("pon").unwrap();
-        assert_eq!(pon.as_message().unwrap().get_field_by_name("id").unwrap().as_str(), Some("abc"));
-        let list_desc = pool.get_message_by_name("kasi.fiber.v1.ListPonsRequest").unwrap();
+        assert_eq!(
+            pon.as_message()
+                .unwrap()
+                .get_field_by_name("id")
+                .unwrap()
+                .as_str(),
+            Some("abc")
+        );
+        let list_desc = pool
+            .get_message_by_name("kasi.fiber.v1.ListPonsRequest")
+            .unwrap();
         let mut list = DynamicMessage::new(list_desc);
         set_from_text(&mut list, &["status".into()], "testing").unwrap();
         set_from_text(&mut list, &["page_size".into()], "20").unwrap();

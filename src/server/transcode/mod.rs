@@ -15,7 +15,9 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, StatusCode, header};
 use prost::Message as _;
-use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MessageDescriptor, MethodDescriptor, ReflectMessage};
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, Kind, MessageDescriptor, MethodDescriptor, ReflectMessage,
+};
 
 use crate::error::{FieldViolation, code_name, http_status_for};
 use crate::proto::google::api::{HttpRule, http_rule::Pattern};
@@ -52,7 +54,11 @@ pub struct Transcoder {
 
 impl Transcoder {
     /// Reads the annotations of every service in `pool`; `grpc` is the router of our gRPC services.
-    pub fn new(pool: &DescriptorPool, grpc: axum::Router, max_body_bytes: usize) -> anyhow::Result<Self> {
+    pub fn new(
+        pool: &DescriptorPool,
+        grpc: axum::Router,
+        max_body_bytes: usize,
+    ) -> anyhow::Result<Self> {
         Ok(Transcoder {
             routes: routes(pool)?,
             grpc,
@@ -85,7 +91,9 @@ pub fn routes(pool: &DescriptorPool) -> anyhow::Result<Vec<Route>> {
             let rule: HttpRule = options
                 .get_extension(&extension)
                 .as_message()
-                .ok_or_else(|| anyhow::anyhow!("{}: bad google.api.http option", method.full_name()))?
+                .ok_or_else(|| {
+                    anyhow::anyhow!("{}: bad google.api.http option", method.full_name())
+                })?
                 .transcode_to()?;
             let grpc_path = format!("/{}/{}", service.full_name(), method.name());
             for binding in std::iter::once(&rule).chain(rule.additional_bindings.iter()) {
@@ -103,17 +111,22 @@ fn route(method: &MethodDescriptor, rule: &HttpRule, grpc_path: &str) -> anyhow:
         Some(Pattern::Post(path)) => (Method::POST, path),
         Some(Pattern::Delete(path)) => (Method::DELETE, path),
         Some(Pattern::Patch(path)) => (Method::PATCH, path),
-        Some(Pattern::Custom(custom)) => (Method::from_bytes(custom.kind.as_bytes())?, &custom.path),
+        Some(Pattern::Custom(custom)) => {
+            (Method::from_bytes(custom.kind.as_bytes())?, &custom.path)
+        }
         None => anyhow::bail!("{}: google.api.http has no pattern", method.full_name()),
     };
-    let template = PathTemplate::parse(path).map_err(|err| anyhow::anyhow!("{}: {err}", method.full_name()))?;
+    let template = PathTemplate::parse(path)
+        .map_err(|err| anyhow::anyhow!("{}: {err}", method.full_name()))?;
     let body = match rule.body.as_str() {
         "" => BodyTarget::None,
         "*" => BodyTarget::Whole,
         field => {
             let found = method.input().get_field_by_name(field);
             anyhow::ensure!(
-                found.as_ref().is_some_and(|f| matches!(f.kind(), Kind::Message(_)) && !f.is_list()),
+                found
+                    .as_ref()
+                    .is_some_and(|f| matches!(f.kind(), Kind::Message(_)) && !f.is_list()),
                 "{}: body `{field}` must name a message field of the request",
                 method.full_name()
             );
@@ -130,7 +143,12 @@ fn route(method: &MethodDescriptor, rule: &HttpRule, grpc_path: &str) -> anyhow:
 }
 
 /// The JSON error body of the transcoded surface.
-pub fn error_response(status: StatusCode, code: tonic::Code, detail: &str, violations: &[FieldViolation]) -> Response {
+pub fn error_response(
+    status: StatusCode,
+    code: tonic::Code,
+    detail: &str,
+    violations: &[FieldViolation],
+) -> Response {
     let body = serde_json::json!({
         "detail": detail,
         "code": code_name(code),
@@ -141,7 +159,12 @@ pub fn error_response(status: StatusCode, code: tonic::Code, detail: &str, viola
 
 fn invalid(violation: FieldViolation) -> Response {
     let detail = format!("{}: {}", violation.field, violation.description);
-    error_response(StatusCode::BAD_REQUEST, tonic::Code::InvalidArgument, &detail, &[violation])
+    error_response(
+        StatusCode::BAD_REQUEST,
+        tonic::Code::InvalidArgument,
+        &detail,
+        &[violation],
+    )
 }
 
 fn status_response(status: &tonic::Status) -> Response {
@@ -160,10 +183,18 @@ fn status_response(status: &tonic::Status) -> Response {
             })
             .unwrap_or_default()
     };
-    let mut response = error_response(http_status_for(status.code()), status.code(), status.message(), &violations);
+    let mut response = error_response(
+        http_status_for(status.code()),
+        status.code(),
+        status.message(),
+        &violations,
+    );
     if status.code() == tonic::Code::ResourceExhausted {
         use tonic_types::StatusExt;
-        if let Some(delay) = status.get_details_retry_info().and_then(|info| info.retry_delay) {
+        if let Some(delay) = status
+            .get_details_retry_info()
+            .and_then(|info| info.retry_delay)
+        {
             let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
             if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -180,8 +211,13 @@ fn grpc_unimplemented(content_type: &str, path: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(content_type) {
         headers.insert(header::CONTENT_TYPE, value);
     }
-    headers.insert("grpc-status", HeaderValue::from(tonic::Code::Unimplemented as i32));
-    if let Ok(value) = HeaderValue::from_str(&format!("unknown method {path}").replace(|c: char| !c.is_ascii_graphic() && c != ' ', "")) {
+    headers.insert(
+        "grpc-status",
+        HeaderValue::from(tonic::Code::Unimplemented as i32),
+    );
+    if let Ok(value) = HeaderValue::from_str(
+        &format!("unknown method {path}").replace(|c: char| !c.is_ascii_graphic() && c != ' ', ""),
+    ) {
         headers.insert("grpc-message", value);
     }
     response
@@ -216,7 +252,12 @@ pub async fn handle(State(transcoder): State<Arc<Transcoder>>, request: Request)
             return error_response(StatusCode::NOT_FOUND, tonic::Code::NotFound, &detail, &[]);
         }
         let detail = format!("{} is not allowed on {path}", request.method());
-        let mut response = error_response(StatusCode::METHOD_NOT_ALLOWED, tonic::Code::Unimplemented, &detail, &[]);
+        let mut response = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            tonic::Code::Unimplemented,
+            &detail,
+            &[],
+        );
         if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
             response.headers_mut().insert(header::ALLOW, value);
         }
@@ -227,12 +268,20 @@ pub async fn handle(State(transcoder): State<Arc<Transcoder>>, request: Request)
     let body = match axum::body::to_bytes(body, transcoder.max_body_bytes).await {
         Ok(body) => body,
         Err(_) => {
-            let detail = format!("request body is larger than {} bytes", transcoder.max_body_bytes);
+            let detail = format!(
+                "request body is larger than {} bytes",
+                transcoder.max_body_bytes
+            );
             let violation = FieldViolation {
                 field: "body".into(),
                 description: detail.clone(),
             };
-            return error_response(StatusCode::PAYLOAD_TOO_LARGE, tonic::Code::InvalidArgument, &detail, &[violation]);
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                tonic::Code::InvalidArgument,
+                &detail,
+                &[violation],
+            );
         }
     };
     let input = match build_request(route, &bindings, &query, &body) {
@@ -250,7 +299,8 @@ pub async fn handle(State(transcoder): State<Arc<Transcoder>>, request: Request)
     match answer.and_then(|bytes| {
         let output = DynamicMessage::decode(route.method.output(), bytes)
             .map_err(|err| tonic::Status::internal(format!("undecodable response: {err}")))?;
-        message::to_json(&output).map_err(|err| tonic::Status::internal(format!("response to JSON: {err}")))
+        message::to_json(&output)
+            .map_err(|err| tonic::Status::internal(format!("response to JSON: {err}")))
     }) {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(status) => status_response(&status),
@@ -276,7 +326,10 @@ fn build_request(
                 return Err(violation(field_name, "body field is not a message"));
             };
             let mut input = DynamicMessage::new(input_desc.clone());
-            input.set_field(&field, prost_reflect::Value::Message(message::from_json(&field_desc, body, field_name)?));
+            input.set_field(
+                &field,
+                prost_reflect::Value::Message(message::from_json(&field_desc, body, field_name)?),
+            );
             let path_bound: Vec<String> = route
                 .template
                 .field_paths()
@@ -287,7 +340,9 @@ fn build_request(
             imply_update_mask(&mut input, &field_desc, body, &path_bound);
             input
         }
-        (BodyTarget::None, true) => return Err(violation("body", "this route takes no request body")),
+        (BodyTarget::None, true) => {
+            return Err(violation("body", "this route takes no request body"));
+        }
         (_, false) => DynamicMessage::new(input_desc.clone()),
     };
     for binding in bindings {
@@ -304,9 +359,15 @@ fn build_request(
         .collect();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if matches!(route.body, BodyTarget::Whole) {
-            return Err(violation(&key, "query parameters are not accepted when the body is the whole request"));
+            return Err(violation(
+                &key,
+                "query parameters are not accepted when the body is the whole request",
+            ));
         }
-        if bound.iter().any(|prefix| key == *prefix || key.starts_with(&format!("{prefix}."))) {
+        if bound
+            .iter()
+            .any(|prefix| key == *prefix || key.starts_with(&format!("{prefix}.")))
+        {
             return Err(violation(&key, "is already set by the path or the body"));
         }
         let path: Vec<String> = key.split('.').map(str::to_string).collect();
@@ -330,11 +391,17 @@ fn violation(field: &str, description: &str) -> FieldViolation {
 /// A PATCH-style request with a `google.protobuf.FieldMask update_mask` that the client left out
 /// changes exactly the fields present in the JSON body.
 /// Fields already named by the path (such as `id`) are left out.
-fn imply_update_mask(input: &mut DynamicMessage, body_desc: &MessageDescriptor, body: &[u8], path_bound: &[String]) {
+fn imply_update_mask(
+    input: &mut DynamicMessage,
+    body_desc: &MessageDescriptor,
+    body: &[u8],
+    path_bound: &[String],
+) {
     let Some(mask_field) = input.descriptor().get_field_by_name("update_mask") else {
         return;
     };
-    if !matches!(mask_field.kind(), Kind::Message(desc) if desc.full_name() == "google.protobuf.FieldMask") {
+    if !matches!(mask_field.kind(), Kind::Message(desc) if desc.full_name() == "google.protobuf.FieldMask")
+    {
         return;
     }
     let paths: Vec<String> = message::body_field_names(body_desc, body)
@@ -346,6 +413,11 @@ fn imply_update_mask(input: &mut DynamicMessage, body_desc: &MessageDescriptor, 
     };
     mask.set_field_by_name(
         "paths",
-        prost_reflect::Value::List(paths.into_iter().map(prost_reflect::Value::String).collect()),
+        prost_reflect::Value::List(
+            paths
+                .into_iter()
+                .map(prost_reflect::Value::String)
+                .collect(),
+        ),
     );
 }

@@ -13,7 +13,11 @@ pub fn document(routes: &[Route]) -> Value {
     let mut paths: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
     for route in routes {
         let input = route.method.input();
-        let path_fields: Vec<String> = route.template.field_paths().map(|path| path.join(".")).collect();
+        let path_fields: Vec<String> = route
+            .template
+            .field_paths()
+            .map(|path| path.join("."))
+            .collect();
         let mut parameters: Vec<Value> = path_fields
             .iter()
             .map(|name| {
@@ -28,20 +32,37 @@ pub fn document(routes: &[Route]) -> Value {
         let mut operation = serde_json::Map::new();
         operation.insert(
             "operationId".into(),
-            json!(format!("{}_{}", route.method.parent_service().name(), route.method.name())),
+            json!(format!(
+                "{}_{}",
+                route.method.parent_service().name(),
+                route.method.name()
+            )),
         );
         operation.insert("tags".into(), json!([route.method.parent_service().name()]));
         match &route.body {
             BodyTarget::Whole => {
-                operation.insert("requestBody".into(), request_body(schema_ref(&input, &mut schemas)));
+                operation.insert(
+                    "requestBody".into(),
+                    request_body(schema_ref(&input, &mut schemas)),
+                );
             }
             BodyTarget::Field(field) => {
                 if let Some(field_desc) = input.get_field_by_name(field) {
-                    operation.insert("requestBody".into(), request_body(field_schema(&field_desc, &mut schemas)));
+                    operation.insert(
+                        "requestBody".into(),
+                        request_body(field_schema(&field_desc, &mut schemas)),
+                    );
                 }
-                parameters.extend(query_parameters(&input, &path_fields, Some(field), &mut schemas));
+                parameters.extend(query_parameters(
+                    &input,
+                    &path_fields,
+                    Some(field),
+                    &mut schemas,
+                ));
             }
-            BodyTarget::None => parameters.extend(query_parameters(&input, &path_fields, None, &mut schemas)),
+            BodyTarget::None => {
+                parameters.extend(query_parameters(&input, &path_fields, None, &mut schemas))
+            }
         }
         operation.insert("parameters".into(), Value::Array(parameters));
         operation.insert(
@@ -60,7 +81,10 @@ pub fn document(routes: &[Route]) -> Value {
         paths
             .entry(route.template.openapi_path())
             .or_default()
-            .insert(route.http_method.as_str().to_ascii_lowercase(), Value::Object(operation));
+            .insert(
+                route.http_method.as_str().to_ascii_lowercase(),
+                Value::Object(operation),
+            );
     }
     schemas.insert(
         "Error".into(),
@@ -123,7 +147,11 @@ fn query_parameters(
         .collect()
 }
 
-fn leaf_schema(input: &MessageDescriptor, dotted: &str, schemas: &mut BTreeMap<String, Value>) -> Value {
+fn leaf_schema(
+    input: &MessageDescriptor,
+    dotted: &str,
+    schemas: &mut BTreeMap<String, Value>,
+) -> Value {
     let mut desc = input.clone();
     let mut parts = dotted.split('.').peekable();
     while let Some(part) = parts.next() {
@@ -164,9 +192,13 @@ fn kind_schema(kind: &Kind, schemas: &mut BTreeMap<String, Value>) -> Value {
         Kind::String => json!({"type": "string"}),
         Kind::Bytes => json!({"type": "string", "format": "byte"}),
         Kind::Bool => json!({"type": "boolean"}),
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => json!({"type": "integer", "format": "int32"}),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+            json!({"type": "integer", "format": "int32"})
+        }
         Kind::Uint32 | Kind::Fixed32 => json!({"type": "integer", "format": "int32", "minimum": 0}),
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => json!({"type": "integer", "format": "int64"}),
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
+            json!({"type": "integer", "format": "int64"})
+        }
         Kind::Uint64 | Kind::Fixed64 => json!({"type": "integer", "format": "int64", "minimum": 0}),
         Kind::Float => json!({"type": "number", "format": "float"}),
         Kind::Double => json!({"type": "number", "format": "double"}),
@@ -195,7 +227,10 @@ fn schema_ref(desc: &MessageDescriptor, schemas: &mut BTreeMap<String, Value>) -
             .fields()
             .map(|field| (field.name().to_string(), field_schema(&field, schemas)))
             .collect();
-        schemas.insert(name.clone(), json!({"type": "object", "properties": properties}));
+        schemas.insert(
+            name.clone(),
+            json!({"type": "object", "properties": properties}),
+        );
     }
     json!({"$ref": format!("#/components/schemas/{name}")})
 }

@@ -77,7 +77,9 @@ impl PathTemplate {
             .skip(1)
             .any(|segment| *segment == Segment::Rest)
         {
-            return Err(format!("template `{source}`: `**` must be the last segment"));
+            return Err(format!(
+                "template `{source}`: `**` must be the last segment"
+            ));
         }
         Ok(PathTemplate {
             source: source.to_string(),
@@ -93,7 +95,9 @@ impl PathTemplate {
 
     /// The field paths bound by this template.
     pub fn field_paths(&self) -> impl Iterator<Item = &[String]> {
-        self.variables.iter().map(|variable| variable.field_path.as_slice())
+        self.variables
+            .iter()
+            .map(|variable| variable.field_path.as_slice())
     }
 
     /// The template in OpenAPI form: `/v1/pons/{pon.id}`.
@@ -102,7 +106,11 @@ impl PathTemplate {
         let mut index = 0;
         while index < self.segments.len() {
             out.push('/');
-            if let Some(variable) = self.variables.iter().find(|variable| variable.start == index) {
+            if let Some(variable) = self
+                .variables
+                .iter()
+                .find(|variable| variable.start == index)
+            {
                 out.push_str(&format!("{{{}}}", variable.field_path.join(".")));
                 index = variable.end;
             } else {
@@ -128,7 +136,11 @@ impl PathTemplate {
             Some(verb) => body.strip_suffix(verb.as_str())?.strip_suffix(':')?,
             None => body,
         };
-        let parts: Vec<&str> = if body.is_empty() { Vec::new() } else { body.split('/').collect() };
+        let parts: Vec<&str> = if body.is_empty() {
+            Vec::new()
+        } else {
+            body.split('/').collect()
+        };
         // Where each template segment's match starts in `parts`.
         let mut starts = Vec::with_capacity(self.segments.len() + 1);
         let mut position = 0;
@@ -214,12 +226,15 @@ mod tests {
     use super::*;
 
     fn bind(template: &str, path: &str) -> Option<Vec<(String, String)>> {
-        PathTemplate::parse(template).unwrap().matches(path).map(|bindings| {
-            bindings
-                .into_iter()
-                .map(|binding| (binding.field_path.join("."), binding.value))
-                .collect()
-        })
+        PathTemplate::parse(template)
+            .unwrap()
+            .matches(path)
+            .map(|bindings| {
+                bindings
+                    .into_iter()
+                    .map(|binding| (binding.field_path.join("."), binding.value))
+                    .collect()
+            })
     }
 
     #[test]
@@ -266,7 +281,10 @@ mod tests {
     fn openapi_form() {
         let template = PathTemplate::parse("/v1/pons/{pon.id}").unwrap();
         assert_eq!(template.openapi_path(), "/v1/pons/{pon.id}");
-        assert_eq!(template.field_paths().next().unwrap(), ["pon".to_string(), "id".to_string()]);
+        assert_eq!(
+            template.field_paths().next().unwrap(),
+            ["pon".to_string(), "id".to_string()]
+        );
     }
 
     #[test]

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real server on an ephemeral port, spoken to as clients do
+//! (tonic, grpc-web frames over HTTP/1.1, REST/JSON, the health protocol, the binary).
+
+mod grpc_web;
+mod harness;
+mod health;
+mod pons_grpc;
+mod pons_rest;
+mod process;
+mod storage_ports;
+mod surfaces;

@@ -1,0 +1,372 @@
+//! The shared surfaces of the one port: reflection, CORS for REST and grpc-web, unknown
+//! routes and methods, request ids, OpenAPI, and `/readyz` following dependency outages.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio_stream::StreamExt;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+use crate::harness::{Backends, TcpProxy, TestServer, real_services, redirect_url, socket_addr_of};
+
+#[tokio::test]
+async fn reflection_lists_every_service() {
+    let server = TestServer::start(&Backends::Embedded).await;
+    let mut reflection = ServerReflectionClient::new(server.channel().await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.next().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("expected a service list, got {response:?}");
+    };
+    let mut names: Vec<String> = list
+        .service
+        .into_iter()
+        .map(|service| service.name)
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "kasi.fiber.v1.PonService"
+        ]
+    );
+
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol(
+            "kasi.fiber.v1.PonService".into(),
+        )),
+    };
+    let mut responses = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let response = responses.next().await.unwrap().unwrap();
+    assert!(
+        matches!(response.message_response, Some(MessageResponse::FileDescriptorResponse(ref files)) if !files.file_descriptor_proto.is_empty()),
+        "{response:?}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn cors_preflight_for_rest_and_grpc_web() {
+    let server = TestServer::start_with(&Backends::Embedded, |config| {
+        config.cors_allow_origins = vec![
+            "https://app.kasi.test".into(),
+            "http://localhost:3000".into(),
+        ];
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let preflight =
+        |origin: &'static str, path: &'static str, method: &'static str, headers: &'static str| {
+            http.request(reqwest::Method::OPTIONS, server.url(path))
+                .header("origin", origin)
+                .header("access-control-request-method", method)
+                .header("access-control-request-headers", headers)
+                .send()
+        };
+
+    let rest = preflight(
+        "https://app.kasi.test",
+        "/v1/pons",
+        "POST",
+        "content-type,authorization",
+    )
+    .await
+    .unwrap();
+    assert!(rest.status().is_success(), "{}", rest.status());
+    assert_eq!(
+        rest.headers()["access-control-allow-origin"],
+        "https://app.kasi.test"
+    );
+    let methods = rest.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        methods.contains("POST") && methods.contains("PATCH"),
+        "{methods}"
+    );
+
+    let grpc_web = preflight(
+        "http://localhost:3000",
+        "/kasi.fiber.v1.PonService/GetPon",
+        "POST",
+        "content-type,x-grpc-web,x-user-agent,grpc-timeout",
+    )
+    .await
+    .unwrap();
+    assert!(grpc_web.status().is_success());
+    assert_eq!(
+        grpc_web.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    let allowed = grpc_web.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(allowed.contains("x-grpc-web"), "{allowed}");
+
+    let denied = preflight("https://evil.example", "/v1/pons", "POST", "content-type")
+        .await
+        .unwrap();
+    assert!(
+        denied
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    // Real requests expose the gRPC status headers to browser code.
+    let actual = http
+        .get(server.url("/v1/pons"))
+        .header("origin", "https://app.kasi.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        actual.headers()["access-control-allow-origin"],
+        "https://app.kasi.test"
+    );
+    let exposed = actual.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for header in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+        assert!(exposed.contains(header), "{header} not in {exposed}");
+    }
+    let not_allowed = http
+        .get(server.url("/v1/pons"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        not_allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods() {
+    let server = TestServer::start(&Backends::Embedded).await;
+    let http = reqwest::Client::new();
+    let response = http
+        .get(server.url("/v2/nothing/here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "NOT_FOUND");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("/v2/nothing/here")
+    );
+
+    let response = http
+        .put(server.url("/v1/pons"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(
+        response.headers()["allow"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+
+    let channel = server.channel().await;
+    for path in [
+        "/kasi.fiber.v1.NoSuchService/Get",
+        "/kasi.fiber.v1.PonService/NoSuchMethod",
+    ] {
+        let mut grpc = tonic::client::Grpc::new(channel.clone());
+        grpc.ready().await.unwrap();
+        let codec = tonic_prost::ProstCodec::<(), ()>::default();
+        let status = grpc
+            .unary(tonic::Request::new(()), path.parse().unwrap(), codec)
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unimplemented, "{path}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn request_ids_are_assigned_and_echoed() {
+    let server = TestServer::start(&Backends::Embedded).await;
+    let http = reqwest::Client::new();
+    let response = http.get(server.url("/v1/pons")).send().await.unwrap();
+    let assigned = response.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(assigned).is_ok(), "{assigned}");
+    let response = http
+        .get(server.url("/healthz"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trace-me-42");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn openapi_is_generated_from_the_annotations() {
+    let server = TestServer::start(&Backends::Embedded).await;
+    let document: Value = reqwest::get(server.url("/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(document["openapi"], "3.0.3");
+    let paths = &document["paths"];
+    assert_eq!(
+        paths["/v1/pons"]["post"]["operationId"],
+        "PonService_CreatePon"
+    );
+    assert_eq!(
+        paths["/v1/pons"]["get"]["operationId"],
+        "PonService_ListPons"
+    );
+    assert_eq!(
+        paths["/v1/pons/{id}"]["get"]["operationId"],
+        "PonService_GetPon"
+    );
+    assert_eq!(
+        paths["/v1/pons/{id}"]["delete"]["operationId"],
+        "PonService_DeletePon"
+    );
+    assert_eq!(
+        paths["/v1/pons/{pon.id}"]["patch"]["operationId"],
+        "PonService_UpdatePon"
+    );
+    let list_params: Vec<&str> = paths["/v1/pons"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(list_params, ["page_size", "page_token", "status", "ward"]);
+    let pon = &document["components"]["schemas"]["kasi.fiber.v1.Pon"]["properties"];
+    assert_eq!(pon["sla_breaches"]["format"], "int64");
+    assert_eq!(pon["created_at"]["format"], "date-time");
+    assert!(
+        pon["status"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "PON_STATUS_TESTING")
+    );
+    server.stop().await;
+}
+
+async fn readyz(http: &reqwest::Client, server: &TestServer) -> (StatusCode, Value) {
+    let response = http.get(server.url("/readyz")).send().await.unwrap();
+    (response.status(), response.json().await.unwrap())
+}
+
+/// Polls `/readyz` until it answers `status` (dampening needs a few failed rounds).
+async fn wait_for_readyz(http: &reqwest::Client, server: &TestServer, status: StatusCode) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..150 {
+        let (now, body) = readyz(http, server).await;
+        if now == status {
+            return body;
+        }
+        last = body;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("/readyz never became {status}; last body {last}");
+}
+
+#[tokio::test]
+async fn readyz_reports_every_dependency_on_embedded_backends() {
+    let server = TestServer::start(&Backends::Embedded).await;
+    let http = reqwest::Client::new();
+    let body = wait_for_readyz(&http, &server, StatusCode::OK).await;
+    assert_eq!(body["ok"], true);
+    assert_eq!(body["checks"]["database"]["backend"], "sqlite");
+    assert_eq!(body["checks"]["cache"]["backend"], "memory");
+    assert_eq!(body["checks"]["object_store"]["backend"], "local");
+    assert_eq!(body["checks"]["mail"]["backend"], "outbox");
+    let healthz: Value = http
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(healthz, serde_json::json!({"ok": true}));
+    server.stop().await;
+}
+
+/// Cutting PostgreSQL, Redis or S3 turns `/readyz` into a 503 naming that dependency;
+/// restoring it brings back 200.
+#[tokio::test]
+async fn readyz_follows_outages_of_postgres_redis_and_s3() {
+    let Some(real) = real_services() else { return };
+    let postgres = TcpProxy::start(socket_addr_of(&real.postgres_admin_url)).await;
+    let redis = TcpProxy::start(socket_addr_of(&real.redis_url)).await;
+    let s3 = TcpProxy::start(socket_addr_of(&real.s3_endpoint)).await;
+    let (redis_url, s3_endpoint) = (
+        redirect_url(&real.redis_url, redis.addr),
+        redirect_url(&real.s3_endpoint, s3.addr),
+    );
+    let postgres_addr = postgres.addr;
+    let server = TestServer::start_with(&Backends::Real(real), move |config| {
+        let url = config.database.database_url.clone().unwrap();
+        config.database.database_url = Some(redirect_url(&url, postgres_addr));
+        config.redis_url = Some(redis_url);
+        config.s3.s3_endpoint = Some(s3_endpoint);
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let body = wait_for_readyz(&http, &server, StatusCode::OK).await;
+    assert_eq!(body["checks"]["database"]["backend"], "postgres");
+    assert_eq!(body["checks"]["cache"]["backend"], "redis");
+    assert_eq!(body["checks"]["object_store"]["backend"], "s3");
+    assert_eq!(body["checks"]["mail"]["backend"], "smtp");
+
+    for (name, proxy) in [
+        ("database", &postgres),
+        ("cache", &redis),
+        ("object_store", &s3),
+    ] {
+        proxy.cut();
+        let body = wait_for_readyz(&http, &server, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert_eq!(body["ok"], false);
+        assert_eq!(body["failing"], serde_json::json!([name]), "{body}");
+        assert_eq!(body["checks"][name]["ok"], false);
+        assert!(!body["checks"][name]["error"].as_str().unwrap().is_empty());
+        proxy.restore();
+        let body = wait_for_readyz(&http, &server, StatusCode::OK).await;
+        assert_eq!(body["checks"][name]["ok"], true, "{name} is back");
+    }
+    server.stop().await;
+}
