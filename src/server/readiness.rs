@@ -265,7 +265,7 @@ impl Readiness {
         } else {
             ServingStatus::NotServing
         };
-        self.set_status("", overall).await;
+        // Dependencies first, so whoever sees `""` change finds them already up to date.
         for (name, check) in &report.checks {
             let status = if check.ok && !self.shutting_down.load(Ordering::SeqCst) {
                 ServingStatus::Serving
@@ -274,6 +274,7 @@ impl Readiness {
             };
             self.set_status(name, status).await;
         }
+        self.set_status("", overall).await;
     }
 
     /// From now on every health status is NOT_SERVING and `/readyz` is 503.

@@ -127,6 +127,18 @@ pub async fn fresh_database(admin_url: &str) -> String {
     url.to_string()
 }
 
+/// Drops the database a test created (best effort: a leftover is only clutter).
+pub async fn drop_database(admin_url: &str, database_url: &str) {
+    let Some(name) = url::Url::parse(database_url).ok().map(|url| url.path().trim_start_matches('/').to_string()) else {
+        return;
+    };
+    if let Ok(admin) = Database::connect(admin_url).await {
+        let _ = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
+    }
+}
+
 /// Configuration for a test server on `backends`: port 0, a fresh data directory,
 /// a fresh database and bucket, and fast readiness checks.
 pub async fn test_config(backends: &Backends, data_dir: &std::path::Path) -> Config {
@@ -220,9 +232,13 @@ impl TestServer {
         panic!("{} server never became ready", self.backends.label());
     }
 
+    /// Stops the server and drops its PostgreSQL database.
     pub async fn stop(mut self) {
         if let Some(server) = self.server.take() {
             server.stop().await.expect("server stops cleanly");
+        }
+        if let (Backends::Real(real), Some(url)) = (&self.backends, &self.config.database.database_url) {
+            drop_database(&real.postgres_admin_url, url).await;
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
-use crate::harness::{Backends, TestServer, backend_sets, fresh_database, real_services};
+use crate::harness::{Backends, TestServer, backend_sets, drop_database, fresh_database, real_services};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_kasi-fiber");
 
@@ -202,6 +202,8 @@ async fn migrate_subcommand_builds_the_schema() {
         .expect("PostGIS answers");
     let version: String = row.try_get("", "v").unwrap();
     assert!(!version.is_empty());
+    db.close().await.unwrap();
+    drop_database(&real.postgres_admin_url, &url).await;
 }
 
 /// On PostgreSQL the PON's position is also a PostGIS point (SRID 4326) kept in step by the database.
@@ -238,6 +240,7 @@ async fn postgis_point_follows_lat_lng() {
         assert_eq!(row.try_get::<f64>("", "x").unwrap(), 28.05);
         assert_eq!(row.try_get::<f64>("", "y").unwrap(), -26.1);
         assert_eq!(row.try_get::<i32>("", "srid").unwrap(), 4326);
+        db.close().await.unwrap();
         server.stop().await;
     }
 }

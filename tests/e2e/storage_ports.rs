@@ -7,7 +7,7 @@ use bytes::Bytes;
 use kasi_fiber::storage::Storage;
 use kasi_fiber::storage::mail::Mail;
 
-use crate::harness::{Backends, backend_sets, test_config, unique_name};
+use crate::harness::{Backends, backend_sets, drop_database, test_config, unique_name};
 
 #[tokio::test]
 async fn storage_ports_round_trip() {
@@ -79,6 +79,8 @@ async fn storage_ports_round_trip() {
                     .iter()
                     .any(|mail| mail["subject"] == subject.as_str());
                 assert!(found, "mail {subject} reached the SMTP sink");
+                storage.db.close_by_ref().await.unwrap();
+                drop_database(&real.postgres_admin_url, config.database.database_url.as_deref().unwrap()).await;
             }
         }
     }

@@ -1,0 +1,248 @@
+//! Load generator for benchmarks (not tests): drives one scenario or several against a
+//! running server on loopback, bounded by request count and duration, and prints req/s
+//! with p50/p99/p999 latencies — and ratios between scenarios measured in the same run.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use hdrhistogram::Histogram;
+use kasi_fiber::proto::v1::pon_service_client::PonServiceClient;
+use kasi_fiber::proto::v1::{CreatePonRequest, GetPonRequest, Pon};
+use prost::Message;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// grpc.health.v1 Check of "" over gRPC (the trivial RPC baseline).
+    HealthGrpc,
+    /// PonService.GetPon over gRPC.
+    GetPonGrpc,
+    /// GET /v1/pons/{id} over HTTP/1.1 (the transcoded REST surface).
+    GetPonRest,
+    /// PonService.GetPon as grpc-web (binary frames) over HTTP/1.1.
+    GetPonGrpcWeb,
+}
+
+#[derive(Parser)]
+#[command(about = "Kasi Fiber load generator (loopback only)")]
+struct Args {
+    /// Server address (host:port); must be a loopback address.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    addr: std::net::SocketAddr,
+    /// Scenarios to run, in order, each with the same bounds.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "health-grpc,get-pon-grpc,get-pon-rest,get-pon-grpc-web")]
+    scenarios: Vec<Scenario>,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// HTTP/2 connections shared by the gRPC workers.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Most requests per scenario.
+    #[arg(long, default_value_t = 200_000)]
+    requests: u64,
+    /// Longest run per scenario, in seconds.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Unmeasured warm-up per scenario, in seconds.
+    #[arg(long, default_value_t = 2)]
+    warmup_seconds: u64,
+}
+
+/// One scenario's result.
+struct Outcome {
+    scenario: Scenario,
+    requests: u64,
+    errors: u64,
+    elapsed: Duration,
+    latencies: Histogram<u64>,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn millis(&self, quantile: f64) -> f64 {
+        self.latencies.value_at_quantile(quantile) as f64 / 1000.0
+    }
+}
+
+/// What a worker needs to send one request of a scenario.
+#[derive(Clone)]
+enum Target {
+    Health(HealthClient<Channel>),
+    GrpcPon(PonServiceClient<Channel>, String),
+    Rest(reqwest::Client, String),
+    GrpcWeb(reqwest::Client, String, Vec<u8>),
+}
+
+impl Target {
+    async fn send(&mut self) -> bool {
+        match self {
+            Target::Health(client) => client.check(HealthCheckRequest::default()).await.is_ok(),
+            Target::GrpcPon(client, id) => client.get_pon(GetPonRequest { id: id.clone() }).await.is_ok(),
+            Target::Rest(client, url) => match client.get(url.as_str()).send().await {
+                Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+                Err(_) => false,
+            },
+            Target::GrpcWeb(client, url, frame) => {
+                let sent = client
+                    .post(url.as_str())
+                    .header("content-type", "application/grpc-web+proto")
+                    .body(frame.clone())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(response) => match response.bytes().await {
+                        // A successful answer ends with the trailer frame carrying grpc-status:0.
+                        Ok(body) => body.windows(13).any(|w| w == b"grpc-status:0"),
+                        Err(_) => false,
+                    },
+                    Err(_) => false,
+                }
+            }
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    anyhow::ensure!(args.addr.ip().is_loopback(), "loadgen only targets loopback addresses");
+    let base = format!("http://{}", args.addr);
+    let mut channels = Vec::new();
+    for _ in 0..args.connections.max(1) {
+        channels.push(Channel::from_shared(base.clone())?.connect().await?);
+    }
+    let pon_id = create_pon(channels[0].clone()).await?;
+    let http = reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
+    let grpc_web_frame = {
+        let payload = GetPonRequest { id: pon_id.clone() }.encode_to_vec();
+        let mut frame = vec![0u8];
+        frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        frame.extend_from_slice(&payload);
+        frame
+    };
+    println!(
+        "loadgen: {} in flight, {} gRPC connections, at most {} requests or {} s per scenario (after {} s warm-up)",
+        args.concurrency, args.connections, args.requests, args.seconds, args.warmup_seconds
+    );
+    let mut outcomes = Vec::new();
+    for scenario in &args.scenarios {
+        let targets: Vec<Target> = (0..args.concurrency)
+            .map(|worker| {
+                let channel = channels[worker % channels.len()].clone();
+                match scenario {
+                    Scenario::HealthGrpc => Target::Health(HealthClient::new(channel)),
+                    Scenario::GetPonGrpc => Target::GrpcPon(PonServiceClient::new(channel), pon_id.clone()),
+                    Scenario::GetPonRest => Target::Rest(http.clone(), format!("{base}/v1/pons/{pon_id}")),
+                    Scenario::GetPonGrpcWeb => Target::GrpcWeb(
+                        http.clone(),
+                        format!("{base}/kasi.fiber.v1.PonService/GetPon"),
+                        grpc_web_frame.clone(),
+                    ),
+                }
+            })
+            .collect();
+        if args.warmup_seconds > 0 {
+            run(*scenario, &targets, u64::MAX, Duration::from_secs(args.warmup_seconds)).await;
+        }
+        let outcome = run(*scenario, &targets, args.requests, Duration::from_secs(args.seconds)).await;
+        println!(
+            "{:<18} {:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  p999 {:>7.3} ms  ({} requests, {} errors, {:.1} s)",
+            format!("{:?}", outcome.scenario),
+            outcome.rate(),
+            outcome.millis(0.50),
+            outcome.millis(0.99),
+            outcome.millis(0.999),
+            outcome.requests,
+            outcome.errors,
+            outcome.elapsed.as_secs_f64()
+        );
+        outcomes.push(outcome);
+    }
+    print_ratios(&outcomes);
+    Ok(())
+}
+
+async fn create_pon(channel: Channel) -> anyhow::Result<String> {
+    let code = format!("BENCH-{}", uuid::Uuid::now_v7().simple());
+    let pon = Pon {
+        pon_code: code,
+        name: "Benchmark PON".into(),
+        location: "Loopback".into(),
+        ward: "Ward 0".into(),
+        lat: Some(-26.2),
+        lng: Some(27.9),
+        fiber_count: 48,
+        ..Default::default()
+    };
+    let created = PonServiceClient::new(channel)
+        .create_pon(CreatePonRequest { pon: Some(pon) })
+        .await?
+        .into_inner();
+    Ok(created.id)
+}
+
+/// Runs `targets` concurrently until `max_requests` are done or `max_time` passed.
+async fn run(scenario: Scenario, targets: &[Target], max_requests: u64, max_time: Duration) -> Outcome {
+    let issued = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + max_time;
+    let workers: Vec<_> = targets
+        .iter()
+        .cloned()
+        .map(|mut target| {
+            let issued = issued.clone();
+            let errors = errors.clone();
+            tokio::spawn(async move {
+                let mut latencies = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+                while issued.fetch_add(1, Ordering::Relaxed) < max_requests && Instant::now() < deadline {
+                    let sent = Instant::now();
+                    if !target.send().await {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let micros = sent.elapsed().as_micros().clamp(1, 60_000_000) as u64;
+                    latencies.saturating_record(micros);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    for worker in workers {
+        if let Ok(histogram) = worker.await {
+            let _ = latencies.add(histogram);
+        }
+    }
+    Outcome {
+        scenario,
+        requests: latencies.len(),
+        errors: errors.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+        latencies,
+    }
+}
+
+fn print_ratios(outcomes: &[Outcome]) {
+    let find = |wanted: Scenario| outcomes.iter().find(|outcome| outcome.scenario == wanted);
+    let pairs = [
+        (Scenario::GetPonGrpc, Scenario::HealthGrpc, "GetPon gRPC / health Check"),
+        (Scenario::GetPonRest, Scenario::GetPonGrpc, "GetPon REST / GetPon gRPC"),
+        (Scenario::GetPonGrpcWeb, Scenario::GetPonGrpc, "GetPon grpc-web / GetPon gRPC"),
+    ];
+    for (numerator, denominator, label) in pairs {
+        if let (Some(top), Some(bottom)) = (find(numerator), find(denominator)) {
+            println!("ratio {label}: {:.2}", top.rate() / bottom.rate());
+        }
+    }
+}
