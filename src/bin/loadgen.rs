@@ -34,7 +34,12 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:8000")]
     addr: std::net::SocketAddr,
     /// Scenarios to run, in order, each with the same bounds.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "health-grpc,get-pon-grpc,get-pon-rest,get-pon-grpc-web")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "health-grpc,get-pon-grpc,get-pon-rest,get-pon-grpc-web"
+    )]
     scenarios: Vec<Scenario>,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 64)]
@@ -85,7 +90,10 @@ impl Target {
     async fn send(&mut self) -> bool {
         match self {
             Target::Health(client) => client.check(HealthCheckRequest::default()).await.is_ok(),
-            Target::GrpcPon(client, id) => client.get_pon(GetPonRequest { id: id.clone() }).await.is_ok(),
+            Target::GrpcPon(client, id) => client
+                .get_pon(GetPonRequest { id: id.clone() })
+                .await
+                .is_ok(),
             Target::Rest(client, url) => match client.get(url.as_str()).send().await {
                 Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
                 Err(_) => false,
@@ -113,7 +121,10 @@ impl Target {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    anyhow::ensure!(args.addr.ip().is_loopback(), "loadgen only targets loopback addresses");
+    anyhow::ensure!(
+        args.addr.ip().is_loopback(),
+        "loadgen only targets loopback addresses"
+    );
     let base = format!("http://{}", args.addr);
     let mut channels = Vec::new();
     for _ in 0..args.connections.max(1) {
@@ -142,8 +153,12 @@ async fn main() -> anyhow::Result<()> {
                 let channel = channels[worker % channels.len()].clone();
                 match scenario {
                     Scenario::HealthGrpc => Target::Health(HealthClient::new(channel)),
-                    Scenario::GetPonGrpc => Target::GrpcPon(PonServiceClient::new(channel), pon_id.clone()),
-                    Scenario::GetPonRest => Target::Rest(http.clone(), format!("{base}/v1/pons/{pon_id}")),
+                    Scenario::GetPonGrpc => {
+                        Target::GrpcPon(PonServiceClient::new(channel), pon_id.clone())
+                    }
+                    Scenario::GetPonRest => {
+                        Target::Rest(http.clone(), format!("{base}/v1/pons/{pon_id}"))
+                    }
                     Scenario::GetPonGrpcWeb => Target::GrpcWeb(
                         http.clone(),
                         format!("{base}/kasi.fiber.v1.PonService/GetPon"),
@@ -153,9 +168,21 @@ async fn main() -> anyhow::Result<()> {
             })
             .collect();
         if args.warmup_seconds > 0 {
-            run(*scenario, &targets, u64::MAX, Duration::from_secs(args.warmup_seconds)).await;
+            run(
+                *scenario,
+                &targets,
+                u64::MAX,
+                Duration::from_secs(args.warmup_seconds),
+            )
+            .await;
         }
-        let outcome = run(*scenario, &targets, args.requests, Duration::from_secs(args.seconds)).await;
+        let outcome = run(
+            *scenario,
+            &targets,
+            args.requests,
+            Duration::from_secs(args.seconds),
+        )
+        .await;
         println!(
             "{:<18} {:>9.0} req/s  p50 {:>7.3} ms  p99 {:>7.3} ms  p999 {:>7.3} ms  ({} requests, {} errors, {:.1} s)",
             format!("{:?}", outcome.scenario),
@@ -193,7 +220,12 @@ async fn create_pon(channel: Channel) -> anyhow::Result<String> {
 }
 
 /// Runs `targets` concurrently until `max_requests` are done or `max_time` passed.
-async fn run(scenario: Scenario, targets: &[Target], max_requests: u64, max_time: Duration) -> Outcome {
+async fn run(
+    scenario: Scenario,
+    targets: &[Target],
+    max_requests: u64,
+    max_time: Duration,
+) -> Outcome {
     let issued = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -205,8 +237,11 @@ async fn run(scenario: Scenario, targets: &[Target], max_requests: u64, max_time
             let issued = issued.clone();
             let errors = errors.clone();
             tokio::spawn(async move {
-                let mut latencies = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
-                while issued.fetch_add(1, Ordering::Relaxed) < max_requests && Instant::now() < deadline {
+                let mut latencies =
+                    Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+                while issued.fetch_add(1, Ordering::Relaxed) < max_requests
+                    && Instant::now() < deadline
+                {
                     let sent = Instant::now();
                     if !target.send().await {
                         errors.fetch_add(1, Ordering::Relaxed);
@@ -218,7 +253,8 @@ async fn run(scenario: Scenario, targets: &[Target], max_requests: u64, max_time
             })
         })
         .collect();
-    let mut latencies = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    let mut latencies =
+        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
     for worker in workers {
         if let Ok(histogram) = worker.await {
             let _ = latencies.add(histogram);
@@ -236,9 +272,21 @@ async fn run(scenario: Scenario, targets: &[Target], max_requests: u64, max_time
 fn print_ratios(outcomes: &[Outcome]) {
     let find = |wanted: Scenario| outcomes.iter().find(|outcome| outcome.scenario == wanted);
     let pairs = [
-        (Scenario::GetPonGrpc, Scenario::HealthGrpc, "GetPon gRPC / health Check"),
-        (Scenario::GetPonRest, Scenario::GetPonGrpc, "GetPon REST / GetPon gRPC"),
-        (Scenario::GetPonGrpcWeb, Scenario::GetPonGrpc, "GetPon grpc-web / GetPon gRPC"),
+        (
+            Scenario::GetPonGrpc,
+            Scenario::HealthGrpc,
+            "GetPon gRPC / health Check",
+        ),
+        (
+            Scenario::GetPonRest,
+            Scenario::GetPonGrpc,
+            "GetPon REST / GetPon gRPC",
+        ),
+        (
+            Scenario::GetPonGrpcWeb,
+            Scenario::GetPonGrpc,
+            "GetPon grpc-web / GetPon gRPC",
+        ),
     ];
     for (numerator, denominator, label) in pairs {
         if let (Some(top), Some(bottom)) = (find(numerator), find(denominator)) {

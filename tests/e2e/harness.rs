@@ -129,7 +129,10 @@ pub async fn fresh_database(admin_url: &str) -> String {
 
 /// Drops the database a test created (best effort: a leftover is only clutter).
 pub async fn drop_database(admin_url: &str, database_url: &str) {
-    let Some(name) = url::Url::parse(database_url).ok().map(|url| url.path().trim_start_matches('/').to_string()) else {
+    let Some(name) = url::Url::parse(database_url)
+        .ok()
+        .map(|url| url.path().trim_start_matches('/').to_string())
+    else {
         return;
     };
     if let Ok(admin) = Database::connect(admin_url).await {
@@ -237,7 +240,9 @@ impl TestServer {
         if let Some(server) = self.server.take() {
             server.stop().await.expect("server stops cleanly");
         }
-        if let (Backends::Real(real), Some(url)) = (&self.backends, &self.config.database.database_url) {
+        if let (Backends::Real(real), Some(url)) =
+            (&self.backends, &self.config.database.database_url)
+        {
             drop_database(&real.postgres_admin_url, url).await;
         }
     }

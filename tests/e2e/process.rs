@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
-use crate::harness::{Backends, TestServer, backend_sets, drop_database, fresh_database, real_services};
+use crate::harness::{
+    Backends, TestServer, backend_sets, drop_database, fresh_database, real_services,
+};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_kasi-fiber");
 

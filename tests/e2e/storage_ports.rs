@@ -80,7 +80,11 @@ async fn storage_ports_round_trip() {
                     .any(|mail| mail["subject"] == subject.as_str());
                 assert!(found, "mail {subject} reached the SMTP sink");
                 storage.db.close_by_ref().await.unwrap();
-                drop_database(&real.postgres_admin_url, config.database.database_url.as_deref().unwrap()).await;
+                drop_database(
+                    &real.postgres_admin_url,
+                    config.database.database_url.as_deref().unwrap(),
+                )
+                .await;
             }
         }
     }
