@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
-const PROTOS: &[&str] = &["proto/kasi/fiber/v1/pons.proto"];
+const PROTOS: &[&str] = &[
+    "proto/kasi/fiber/v1/pons.proto",
+    "proto/kasi/fiber/v1/identity.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     if std::env::var_os("PROTOC").is_none() {

@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 cargo build --release --bin kasi-fiber --bin loadgen
 port=${PERF_PORT:-18080}
 data=$(mktemp -d)
+export LOADGEN_EMAIL=bench@perf.kasifiber.test LOADGEN_PASSWORD=Bench-Password-1
+DATA_DIR="$data" LOG_LEVEL=warn target/release/kasi-fiber seed \
+  --admin-email "$LOADGEN_EMAIL" --admin-password "$LOADGEN_PASSWORD" >/dev/null
+JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
 TOKIO_WORKER_THREADS=${SERVER_THREADS:-1} LOG_LEVEL=warn DATA_DIR="$data" LISTEN_ADDR="127.0.0.1:$port" \
   taskset -c 0 target/release/kasi-fiber serve &
 server=$!

@@ -66,6 +66,9 @@ pub struct Config {
     #[command(flatten)]
     pub readiness: ReadinessConfig,
 
+    #[command(flatten)]
+    pub auth: AuthConfig,
+
     /// Longest wait for in-flight requests to finish after SIGTERM/SIGINT, in seconds.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
@@ -135,6 +138,60 @@ pub struct MailConfig {
         default_value = "Kasi Fiber <no-reply@kasifiber.local>"
     )]
     pub mail_from: String,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct AuthConfig {
+    /// HS256 key for our tokens. When unset a random key is made at start (tokens then die with the process).
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Token lifetime in seconds.
+    #[arg(long, env = "JWT_TTL_SECS", default_value_t = 24 * 3600)]
+    pub jwt_ttl_secs: u64,
+
+    /// `iss` of our tokens.
+    #[arg(long, env = "JWT_ISSUER", default_value = "kasi-fiber")]
+    pub jwt_issuer: String,
+
+    /// HS256 key of an external identity provider whose tokens are accepted too (e.g. Supabase's JWT secret).
+    #[arg(long, env = "EXTERNAL_JWT_SECRET", hide_env_values = true)]
+    pub external_jwt_secret: Option<String>,
+
+    /// Required `iss` of external tokens.
+    #[arg(long, env = "EXTERNAL_JWT_ISSUER")]
+    pub external_jwt_issuer: Option<String>,
+
+    /// Required `aud` of external tokens (e.g. `authenticated`).
+    #[arg(long, env = "EXTERNAL_JWT_AUDIENCE")]
+    pub external_jwt_audience: Option<String>,
+
+    /// DEVELOPMENT ONLY: take the role from an `X-Role` header when a request carries no token.
+    #[arg(long, env = "DEV_TRUST_X_ROLE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub dev_trust_x_role: bool,
+
+    /// Let anyone register (as PM or SITE) through the public Register RPC.
+    #[arg(long, env = "ALLOW_SELF_REGISTRATION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub allow_self_registration: bool,
+
+    /// Login attempts allowed per account and per client IP in each window.
+    #[arg(long, env = "LOGIN_ACCOUNT_LIMIT", default_value_t = 10)]
+    pub login_account_limit: u64,
+
+    #[arg(long, env = "LOGIN_IP_LIMIT", default_value_t = 100)]
+    pub login_ip_limit: u64,
+
+    /// Length of the login rate-limit window, in seconds.
+    #[arg(long, env = "LOGIN_WINDOW_SECS", default_value_t = 300)]
+    pub login_window_secs: u64,
+
+    /// Refuse requests (503) when the rate-limit store is down, instead of letting them through.
+    #[arg(long, env = "RATE_LIMIT_FAIL_CLOSED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub rate_limit_fail_closed: bool,
+
+    /// Peers whose `X-Forwarded-For` is believed (comma list of IPs); others count as the client.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Args, Clone, Debug)]

@@ -1,13 +1,18 @@
 //! Kasi Fiber: a gRPC backend for fibre-to-the-home roll-outs, with grpc-web, REST
 //! transcoding, health probes and (later) the legacy `/api` layer on one port.
 
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod identity;
+pub mod paging;
 pub mod pons;
 pub mod proto;
+pub mod ratelimit;
 pub mod server;
 pub mod storage;
 pub mod telemetry;

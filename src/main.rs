@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use kasi_fiber::cli::healthcheck::{self, HealthcheckArgs};
+use kasi_fiber::cli::seed::{self, SeedArgs};
 use kasi_fiber::config::{Config, DatabaseConfig, LogFormat};
 use kasi_fiber::{server, storage, telemetry};
 
@@ -26,6 +27,16 @@ enum Command {
     Migrate(MigrateArgs),
     /// Check a running server through grpc.health.v1 (exit 0 only when SERVING).
     Healthcheck(HealthcheckArgs),
+    /// Create the demo tenant (or, with --admin-email/--admin-password, the first admin); idempotent.
+    Seed(SeedCommand),
+}
+
+#[derive(clap::Args)]
+struct SeedCommand {
+    #[command(flatten)]
+    migrate: MigrateArgs,
+    #[command(flatten)]
+    seed: SeedArgs,
 }
 
 #[derive(clap::Args)]
@@ -45,7 +56,17 @@ fn arguments() -> Vec<String> {
     let first = args.get(1).map(String::as_str);
     let is_command = matches!(
         first,
-        Some("serve" | "migrate" | "healthcheck" | "help" | "-h" | "--help" | "-V" | "--version")
+        Some(
+            "serve"
+                | "migrate"
+                | "healthcheck"
+                | "seed"
+                | "help"
+                | "-h"
+                | "--help"
+                | "-V"
+                | "--version"
+        )
     );
     if !is_command {
         args.insert(1, "serve".into());
@@ -66,6 +87,10 @@ async fn main() -> ExitCode {
             migrate(&args).await
         }
         Command::Healthcheck(args) => return healthcheck::run(&args).await,
+        Command::Seed(args) => {
+            telemetry::init(&args.migrate.log_level, LogFormat::Text);
+            seed(&args).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -77,10 +102,20 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn migrate(args: &MigrateArgs) -> anyhow::Result<()> {
+/// Connects and applies pending migrations.
+async fn migrated_database(args: &MigrateArgs) -> anyhow::Result<sea_orm::DatabaseConnection> {
     std::fs::create_dir_all(&args.data_dir)?;
     let db = storage::db::connect(&args.database, &args.data_dir).await?;
     storage::db::migrate(&db).await?;
     tracing::info!("migrations applied");
-    Ok(())
+    Ok(db)
+}
+
+async fn migrate(args: &MigrateArgs) -> anyhow::Result<()> {
+    migrated_database(args).await.map(drop)
+}
+
+async fn seed(args: &SeedCommand) -> anyhow::Result<()> {
+    let db = migrated_database(&args.migrate).await?;
+    seed::run(&db, &args.seed).await
 }

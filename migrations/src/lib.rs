@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_enable_postgis;
 mod m20261127_000002_create_pons;
+mod m20261127_000003_identity;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_enable_postgis::Migration),
             Box::new(m20261127_000002_create_pons::Migration),
+            Box::new(m20261127_000003_identity::Migration),
         ]
     }
 }

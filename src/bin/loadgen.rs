@@ -8,9 +8,13 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
+use kasi_fiber::proto::v1::auth_service_client::AuthServiceClient;
 use kasi_fiber::proto::v1::pon_service_client::PonServiceClient;
-use kasi_fiber::proto::v1::{CreatePonRequest, GetPonRequest, Pon};
+use kasi_fiber::proto::v1::{CreatePonRequest, GetPonRequest, LoginRequest, Pon};
 use prost::Message;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -56,7 +60,30 @@ struct Args {
     /// Unmeasured warm-up per scenario, in seconds.
     #[arg(long, default_value_t = 2)]
     warmup_seconds: u64,
+    /// Account to log in with (an ADMIN or PM, since the run creates a PON).
+    #[arg(long, env = "LOADGEN_EMAIL")]
+    email: String,
+    #[arg(long, env = "LOADGEN_PASSWORD", hide_env_values = true)]
+    password: String,
 }
+
+/// Adds the bearer token to every gRPC call.
+#[derive(Clone)]
+struct Bearer(MetadataValue<Ascii>);
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+type Authed = InterceptedService<Channel, Bearer>;
 
 /// One scenario's result.
 struct Outcome {
@@ -81,7 +108,7 @@ impl Outcome {
 #[derive(Clone)]
 enum Target {
     Health(HealthClient<Channel>),
-    GrpcPon(PonServiceClient<Channel>, String),
+    GrpcPon(PonServiceClient<Authed>, String),
     Rest(reqwest::Client, String),
     GrpcWeb(reqwest::Client, String, Vec<u8>),
 }
@@ -130,8 +157,24 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..args.connections.max(1) {
         channels.push(Channel::from_shared(base.clone())?.connect().await?);
     }
-    let pon_id = create_pon(channels[0].clone()).await?;
+    let token = AuthServiceClient::new(channels[0].clone())
+        .login(LoginRequest {
+            email: args.email.clone(),
+            password: args.password.clone(),
+        })
+        .await?
+        .into_inner()
+        .token;
+    let bearer = Bearer(format!("Bearer {token}").parse()?);
+    let pon_id = create_pon(PonServiceClient::with_interceptor(
+        channels[0].clone(),
+        bearer.clone(),
+    ))
+    .await?;
+    let mut auth_header = reqwest::header::HeaderMap::new();
+    auth_header.insert("authorization", format!("Bearer {token}").parse()?);
     let http = reqwest::Client::builder()
+        .default_headers(auth_header)
         .http1_only()
         .pool_max_idle_per_host(args.concurrency)
         .build()?;
@@ -153,9 +196,10 @@ async fn main() -> anyhow::Result<()> {
                 let channel = channels[worker % channels.len()].clone();
                 match scenario {
                     Scenario::HealthGrpc => Target::Health(HealthClient::new(channel)),
-                    Scenario::GetPonGrpc => {
-                        Target::GrpcPon(PonServiceClient::new(channel), pon_id.clone())
-                    }
+                    Scenario::GetPonGrpc => Target::GrpcPon(
+                        PonServiceClient::with_interceptor(channel, bearer.clone()),
+                        pon_id.clone(),
+                    ),
                     Scenario::GetPonRest => {
                         Target::Rest(http.clone(), format!("{base}/v1/pons/{pon_id}"))
                     }
@@ -200,7 +244,7 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn create_pon(channel: Channel) -> anyhow::Result<String> {
+async fn create_pon(mut client: PonServiceClient<Authed>) -> anyhow::Result<String> {
     let code = format!("BENCH-{}", uuid::Uuid::now_v7().simple());
     let pon = Pon {
         pon_code: code,
@@ -212,7 +256,7 @@ async fn create_pon(channel: Channel) -> anyhow::Result<String> {
         fiber_count: 48,
         ..Default::default()
     };
-    let created = PonServiceClient::new(channel)
+    let created = client
         .create_pon(CreatePonRequest { pon: Some(pon) })
         .await?
         .into_inner();

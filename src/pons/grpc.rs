@@ -24,9 +24,9 @@ impl PonGrpc {
     }
 }
 
-/// The caller of a gRPC request.
-fn context<T>(_request: &Request<T>) -> RequestContext {
-    RequestContext::anonymous()
+/// The caller of a gRPC request, as the guard verified it.
+fn context<T>(request: &Request<T>) -> RequestContext {
+    RequestContext::from_extensions(request.extensions())
 }
 
 #[tonic::async_trait]
@@ -253,7 +253,7 @@ fn draft_from_proto(pon: &v1::Pon) -> Result<PonDraft, AppError> {
     }
 }
 
-fn timestamp(time: chrono::DateTime<chrono::Utc>) -> Timestamp {
+pub fn timestamp(time: chrono::DateTime<chrono::Utc>) -> Timestamp {
     Timestamp {
         seconds: time.timestamp(),
         nanos: time.timestamp_subsec_nanos() as i32,

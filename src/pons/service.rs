@@ -12,12 +12,13 @@ use super::store;
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::{AppError, AppResult, FieldViolation};
+use crate::paging;
 
 /// Default radius of a PON's geofence, as in both old systems.
 pub const DEFAULT_GEOFENCE_RADIUS_M: i32 = 200;
 pub const MAX_GEOFENCE_RADIUS_M: i32 = 50_000;
-pub const DEFAULT_PAGE_SIZE: u64 = 50;
-pub const MAX_PAGE_SIZE: u64 = 500;
+/// Page tokens of PON listings.
+const PAGE_KIND: &str = "pon";
 
 /// Every field a caller may set, already parsed into domain types.
 #[derive(Clone, Debug, Default)]
@@ -138,21 +139,10 @@ impl PonService {
         page_size: i32,
         page_token: &str,
     ) -> AppResult<Page<Model>> {
-        if page_size < 0 {
-            return Err(AppError::invalid("page_size", "must not be negative"));
-        }
-        let limit = match page_size as u64 {
-            0 => DEFAULT_PAGE_SIZE,
-            n => n.min(MAX_PAGE_SIZE),
-        };
-        let after = decode_page_token(page_token)?;
-        let mut items = store::list(&self.db, ctx.tenant_id, filter, after, limit + 1).await?;
-        let next_page_token = if items.len() as u64 > limit {
-            items.truncate(limit as usize);
-            items.last().map(|last| encode_page_token(last.id))
-        } else {
-            None
-        };
+        let limit = paging::page_limit(page_size)?;
+        let after = paging::decode_token(PAGE_KIND, page_token)?;
+        let rows = store::list(&self.db, ctx.tenant_id, filter, after, limit + 1).await?;
+        let (items, next_page_token) = paging::into_page(PAGE_KIND, rows, limit, |pon| pon.id);
         Ok(Page {
             items,
             next_page_token,
@@ -404,41 +394,9 @@ fn check_position(
     }
 }
 
-const PAGE_TOKEN_PREFIX: &str = "pon:";
-
-fn encode_page_token(last: Uuid) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{PAGE_TOKEN_PREFIX}{last}"))
-}
-
-fn decode_page_token(token: &str) -> AppResult<Option<Uuid>> {
-    use base64::Engine;
-    if token.is_empty() {
-        return Ok(None);
-    }
-    let invalid = || AppError::invalid("page_token", "is not a token from this listing");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let id = text.strip_prefix(PAGE_TOKEN_PREFIX).ok_or_else(invalid)?;
-    Uuid::parse_str(id).map(Some).map_err(|_| invalid())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn page_tokens_round_trip_and_reject_garbage() {
-        let id = Uuid::now_v7();
-        assert_eq!(decode_page_token(&encode_page_token(id)).unwrap(), Some(id));
-        assert_eq!(decode_page_token("").unwrap(), None);
-        assert!(matches!(
-            decode_page_token("not-a-token"),
-            Err(AppError::InvalidArgument(_))
-        ));
-    }
 
     #[test]
     fn mask_rejects_server_managed_fields() {

@@ -24,15 +24,34 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::clock::SystemClock;
+use crate::auth::{self, guard::Guard};
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::identity::IdentityService;
+use crate::identity::grpc::{AuthGrpc, UserGrpc};
+use crate::identity::service::LoginLimits;
 use crate::pons::{PonService, grpc::PonGrpc};
-use crate::proto::{self, v1::pon_service_server::PonServiceServer};
+use crate::proto::v1::auth_service_server::AuthServiceServer;
+use crate::proto::v1::pon_service_server::PonServiceServer;
+use crate::proto::v1::user_service_server::UserServiceServer;
+use crate::proto::{self};
+use crate::ratelimit::RateLimiter;
 use crate::storage::Storage;
 use readiness::Readiness;
+use tonic::server::NamedService;
 use transcode::Transcoder;
 
 const REQUEST_ID: &str = "x-request-id";
+
+/// One of our generated gRPC servers with gzip both ways (when the client asks) and the body limit.
+macro_rules! configured {
+    ($server:expr, $limit:expr) => {
+        $server
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size($limit)
+    };
+}
 
 /// A built server, ready to be bound to a listener.
 pub struct App {
@@ -47,24 +66,71 @@ impl App {
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let storage = Storage::open(config).await?;
         let pool = prost_reflect::DescriptorPool::decode(proto::FILE_DESCRIPTOR_SET)?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
 
-        let pons = Arc::new(PonService::new(storage.db.clone(), Arc::new(SystemClock)));
-        let pon_server = PonServiceServer::new(PonGrpc::new(pons))
-            .accept_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Gzip)
-            .max_decoding_message_size(config.max_body_bytes);
+        let served = pool
+            .services()
+            .flat_map(|service| {
+                service
+                    .methods()
+                    .map(|method| format!("{}/{}", service.full_name(), method.name()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let guard = Arc::new(Guard::new(
+            &config.auth,
+            storage.db.clone(),
+            served,
+            clock.clone(),
+        ));
+        let limiter = RateLimiter::new(storage.cache.clone(), config.auth.rate_limit_fail_closed);
+        let identity = Arc::new(IdentityService::new(
+            storage.db.clone(),
+            clock.clone(),
+            guard.clone(),
+            limiter,
+            LoginLimits {
+                per_account: config.auth.login_account_limit,
+                per_ip: config.auth.login_ip_limit,
+                window: Duration::from_secs(config.auth.login_window_secs.max(1)),
+            },
+            config.auth.allow_self_registration,
+        ));
+        let pons = Arc::new(PonService::new(storage.db.clone(), clock.clone()));
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        let service_names = vec![<PonServiceServer<PonGrpc> as tonic::server::NamedService>::NAME];
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let limit = config.max_body_bytes;
+        let routes = tonic::service::Routes::new(health_service)
+            .add_service(reflection)
+            .add_service(configured!(
+                PonServiceServer::new(PonGrpc::new(pons)),
+                limit
+            ))
+            .add_service(configured!(
+                AuthServiceServer::new(AuthGrpc::new(
+                    identity.clone(),
+                    config.auth.trusted_proxies.clone()
+                )),
+                limit
+            ))
+            .add_service(configured!(
+                UserServiceServer::new(UserGrpc::new(identity)),
+                limit
+            ));
+        let service_names = vec![
+            <PonServiceServer<PonGrpc> as NamedService>::NAME,
+            <AuthServiceServer<AuthGrpc> as NamedService>::NAME,
+            <UserServiceServer<UserGrpc> as NamedService>::NAME,
+        ];
         for name in &service_names {
             health_reporter
                 .set_service_status(*name, tonic_health::ServingStatus::Serving)
                 .await;
         }
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
         let readiness = Readiness::new(
             readiness::dependencies(&storage),
             health_reporter,
@@ -72,11 +138,14 @@ impl App {
         )
         .await;
 
-        let grpc = tonic::service::Routes::new(health_service)
-            .add_service(reflection)
-            .add_service(pon_server)
+        // Every gRPC route (and so grpc-web and transcoded REST) passes the guard.
+        let grpc = routes
             .prepare()
-            .into_axum_router();
+            .into_axum_router()
+            .layer(axum::middleware::from_fn_with_state(
+                guard,
+                auth::guard::grpc_guard,
+            ));
         let transcoder = Arc::new(Transcoder::new(&pool, grpc.clone(), config.max_body_bytes)?);
         let openapi = Arc::new(transcode::openapi::document(transcoder.routes()));
 

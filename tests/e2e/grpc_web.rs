@@ -6,7 +6,7 @@ use kasi_fiber::proto::v1::{CreatePonRequest, GetPonRequest, Pon};
 use prost::Message;
 
 use crate::harness::{TestServer, backend_sets};
-use crate::pons_grpc::{client, sample_pon};
+use crate::pons_grpc::{client_as, sample_pon};
 
 /// A length-prefixed message frame (flag 0).
 fn frame(message: &impl Message) -> Vec<u8> {
@@ -57,7 +57,8 @@ fn decode_text(text: &[u8]) -> Vec<u8> {
 async fn grpc_web_binary_and_text_return_the_same_pon_as_grpc_and_rest() {
     for backends in backend_sets() {
         let server = TestServer::start(&backends).await;
-        let created = client(&server)
+        let token = server.admin_token().await;
+        let created = client_as(&server, &token)
             .await
             .create_pon(CreatePonRequest {
                 pon: Some(sample_pon("PON-WEB")),
@@ -65,7 +66,13 @@ async fn grpc_web_binary_and_text_return_the_same_pon_as_grpc_and_rest() {
             .await
             .unwrap()
             .into_inner();
-        let http1 = reqwest::Client::builder().http1_only().build().unwrap();
+        let mut auth = reqwest::header::HeaderMap::new();
+        auth.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let http1 = reqwest::Client::builder()
+            .http1_only()
+            .default_headers(auth)
+            .build()
+            .unwrap();
         let request = GetPonRequest {
             id: created.id.clone(),
         };

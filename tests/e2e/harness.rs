@@ -178,6 +178,31 @@ pub async fn test_config(backends: &Backends, data_dir: &std::path::Path) -> Con
     config
 }
 
+/// The password of every account the tests create.
+pub const TEST_PASSWORD: &str = "Test-Password-1";
+
+/// Adds `authorization: Bearer <token>` to every gRPC call of a tonic client.
+#[derive(Clone)]
+pub struct Bearer(pub tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl Bearer {
+    pub fn new(token: &str) -> Self {
+        Bearer(format!("Bearer {token}").parse().unwrap())
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
 /// A running server and what it needs to live.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -236,6 +261,82 @@ impl TestServer {
     }
 
     /// Stops the server and drops its PostgreSQL database.
+    /// A token of a new ADMIN of the tenant `slug` (created with the tenant when missing).
+    pub async fn admin_token_in(&self, slug: &str) -> String {
+        let db = kasi_fiber::storage::db::connect(&self.config.database, &self.config.data_dir)
+            .await
+            .unwrap();
+        let email = format!("{}@{slug}.test", unique_name("admin"));
+        let admin = kasi_fiber::identity::service::NewUser {
+            name: "Test Admin".into(),
+            email: email.clone(),
+            password: TEST_PASSWORD.into(),
+            ..Default::default()
+        };
+        kasi_fiber::identity::service::bootstrap_admin(
+            &db,
+            &kasi_fiber::clock::SystemClock,
+            slug,
+            slug,
+            admin,
+        )
+        .await
+        .expect("bootstrap admin");
+        db.close().await.unwrap();
+        self.login(&email, TEST_PASSWORD).await
+    }
+
+    /// A token of a new ADMIN of the default tenant.
+    pub async fn admin_token(&self) -> String {
+        self.admin_token_in("default").await
+    }
+
+    /// A token of a new user with `role` (`ROLE_PM`, ...), created by the admin holding `admin_token`.
+    pub async fn user_token(&self, admin_token: &str, role: &str) -> String {
+        let email = format!("{}@example.test", unique_name("user"));
+        let response = self
+            .http_as(admin_token)
+            .post(self.url("/v1/users"))
+            .json(&serde_json::json!({"name": "Test User", "email": email, "password": TEST_PASSWORD, "role": role}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "create {role} user: {}",
+            response.text().await.unwrap()
+        );
+        self.login(&email, TEST_PASSWORD).await
+    }
+
+    /// Logs in over REST and returns the token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let response: serde_json::Value = reqwest::Client::new()
+            .post(self.url("/v1/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        response["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login failed: {response}"))
+            .to_string()
+    }
+
+    /// An HTTP client that sends `authorization: Bearer <token>` on every request.
+    pub fn http_as(&self, token: &str) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap()
+    }
+
     pub async fn stop(mut self) {
         if let Some(server) = self.server.take() {
             server.stop().await.expect("server stops cleanly");

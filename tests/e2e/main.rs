@@ -4,6 +4,7 @@
 mod grpc_web;
 mod harness;
 mod health;
+mod identity;
 mod pons_grpc;
 mod pons_rest;
 mod process;

@@ -8,7 +8,9 @@ use tonic::Code;
 use tonic::codec::CompressionEncoding;
 use tonic_types::StatusExt;
 
-use crate::harness::{TestServer, backend_sets};
+use tonic::service::interceptor::InterceptedService;
+
+use crate::harness::{Bearer, TestServer, backend_sets};
 
 pub fn sample_pon(code: &str) -> Pon {
     Pon {
@@ -32,8 +34,16 @@ pub fn sample_pon(code: &str) -> Pon {
     }
 }
 
-pub async fn client(server: &TestServer) -> PonServiceClient<tonic::transport::Channel> {
-    PonServiceClient::new(server.channel().await)
+pub type Client = PonServiceClient<InterceptedService<tonic::transport::Channel, Bearer>>;
+
+/// A gzip-speaking PonService client acting as a new admin of the default tenant.
+pub async fn client(server: &TestServer) -> Client {
+    let token = server.admin_token().await;
+    client_as(server, &token).await
+}
+
+pub async fn client_as(server: &TestServer, token: &str) -> Client {
+    PonServiceClient::with_interceptor(server.channel().await, Bearer::new(token))
         .send_compressed(CompressionEncoding::Gzip)
         .accept_compressed(CompressionEncoding::Gzip)
 }

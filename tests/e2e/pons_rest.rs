@@ -37,7 +37,7 @@ async fn count_pons(http: &reqwest::Client, server: &TestServer) -> usize {
 async fn rest_crud_with_proto3_json() {
     for backends in backend_sets() {
         let server = TestServer::start(&backends).await;
-        let http = reqwest::Client::new();
+        let http = server.http_as(&server.admin_token().await);
 
         let response = http
             .post(server.url("/v1/pons"))
@@ -363,7 +363,7 @@ async fn rest_bad_input_is_rejected_naming_the_field_and_writes_nothing() {
     ];
     for backends in backend_sets() {
         let server = TestServer::start(&backends).await;
-        let http = reqwest::Client::new();
+        let http = server.http_as(&server.admin_token().await);
         for case in &cases {
             let mut request = http.request(case.method.clone(), server.url(case.path));
             if let Some(body) = &case.body {

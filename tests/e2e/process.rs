@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 use crate::harness::{
-    Backends, TestServer, backend_sets, drop_database, fresh_database, real_services,
+    Backends, TEST_PASSWORD, TestServer, backend_sets, drop_database, fresh_database, real_services,
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_kasi-fiber");
@@ -67,6 +67,38 @@ fn spawn_server(data_dir: &std::path::Path, port: u16) -> Child {
         .unwrap()
 }
 
+/// Creates an admin in the data directory with the binary's `seed` command.
+async fn seed_admin(data_dir: &std::path::Path) {
+    let status = Command::new(BINARY)
+        .args([
+            "seed",
+            "--admin-email",
+            "ops@example.test",
+            "--admin-password",
+            TEST_PASSWORD,
+        ])
+        .env_clear()
+        .env("DATA_DIR", data_dir)
+        .stdout(Stdio::null())
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+}
+
+async fn login(http: &reqwest::Client, port: u16) -> String {
+    let body: serde_json::Value = http
+        .post(format!("http://127.0.0.1:{port}/v1/auth/login"))
+        .json(&serde_json::json!({"email": "ops@example.test", "password": TEST_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["token"].as_str().unwrap().to_string()
+}
+
 async fn wait_healthy(http: &reqwest::Client, port: u16) {
     for _ in 0..200 {
         if http
@@ -85,16 +117,19 @@ async fn wait_healthy(http: &reqwest::Client, port: u16) {
 #[tokio::test]
 async fn sigterm_drains_an_in_flight_request_then_exits() {
     let data_dir = tempfile::tempdir().unwrap();
+    seed_admin(data_dir.path()).await;
     let port = free_port();
     let mut child = spawn_server(data_dir.path(), port);
     let http = reqwest::Client::new();
     wait_healthy(&http, port).await;
+    let token = login(&http, port).await;
 
     // A request whose body is still arriving when the signal comes.
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let body = reqwest::Body::wrap_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
     let in_flight = tokio::spawn(
         http.post(format!("http://127.0.0.1:{port}/v1/pons"))
+            .bearer_auth(&token)
             .header("content-type", "application/json")
             .body(body)
             .send(),
@@ -152,8 +187,10 @@ async fn sigterm_drains_an_in_flight_request_then_exits() {
     let port = free_port();
     let mut again = spawn_server(data_dir.path(), port);
     wait_healthy(&http, port).await;
+    let token = login(&http, port).await;
     let list: serde_json::Value = http
         .get(format!("http://127.0.0.1:{port}/v1/pons"))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap()
@@ -216,7 +253,7 @@ async fn postgis_point_follows_lat_lng() {
             continue;
         };
         let server = TestServer::start(&backends).await;
-        let http = reqwest::Client::new();
+        let http = server.http_as(&server.admin_token().await);
         let created: serde_json::Value = http
             .post(server.url("/v1/pons"))
             .json(&serde_json::json!({"pon_code": "PON-GIS", "name": "Geo", "fiber_count": 2, "lat": -26.1, "lng": 28.05}))

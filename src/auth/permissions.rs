@@ -1,0 +1,141 @@
+//! The permission table: every RPC's allowed roles, declared once. The gRPC guard (and so
+//! grpc-web and REST, which dispatch through it) and the legacy adapters all consult it; an
+//! RPC missing from it is refused, never allowed by default.
+
+use super::Role;
+
+/// Who may call an RPC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// No credentials needed (login, registration, health, reflection).
+    Public,
+    /// A verified caller holding one of these roles.
+    Roles(&'static [Role]),
+}
+
+const ANY_ROLE: &[Role] = &Role::ALL;
+const ADMIN: &[Role] = &[Role::Admin];
+const ADMIN_PM: &[Role] = &[Role::Admin, Role::Pm];
+
+/// `package.Service/Method` → access.
+const TABLE: &[(&str, Access)] = &[
+    ("grpc.health.v1.Health/Check", Access::Public),
+    ("grpc.health.v1.Health/Watch", Access::Public),
+    (
+        "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        Access::Public,
+    ),
+    ("kasi.fiber.v1.AuthService/Register", Access::Public),
+    ("kasi.fiber.v1.AuthService/Login", Access::Public),
+    ("kasi.fiber.v1.AuthService/Me", Access::Roles(ANY_ROLE)),
+    (
+        "kasi.fiber.v1.AuthService/ChangePassword",
+        Access::Roles(ANY_ROLE),
+    ),
+    ("kasi.fiber.v1.UserService/CreateUser", Access::Roles(ADMIN)),
+    ("kasi.fiber.v1.UserService/GetUser", Access::Roles(ANY_ROLE)),
+    (
+        "kasi.fiber.v1.UserService/ListUsers",
+        Access::Roles(ADMIN_PM),
+    ),
+    // Everyone may edit their own profile; the service lets only ADMIN edit others.
+    (
+        "kasi.fiber.v1.UserService/UpdateUser",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.UserService/SetUserActive",
+        Access::Roles(ADMIN),
+    ),
+    (
+        "kasi.fiber.v1.UserService/SetUserRole",
+        Access::Roles(ADMIN),
+    ),
+    (
+        "kasi.fiber.v1.PonService/CreatePon",
+        Access::Roles(ADMIN_PM),
+    ),
+    ("kasi.fiber.v1.PonService/GetPon", Access::Roles(ANY_ROLE)),
+    ("kasi.fiber.v1.PonService/ListPons", Access::Roles(ANY_ROLE)),
+    (
+        "kasi.fiber.v1.PonService/UpdatePon",
+        Access::Roles(ADMIN_PM),
+    ),
+    (
+        "kasi.fiber.v1.PonService/DeletePon",
+        Access::Roles(ADMIN_PM),
+    ),
+];
+
+/// The access declared for a method, given as `/package.Service/Method` or `package.Service/Method`.
+pub fn access_for(method: &str) -> Option<Access> {
+    let method = method.strip_prefix('/').unwrap_or(method);
+    TABLE
+        .iter()
+        .find(|(name, _)| *name == method)
+        .map(|(_, access)| *access)
+}
+
+/// Every declared method name (for the completeness test).
+pub fn declared_methods() -> impl Iterator<Item = &'static str> {
+    TABLE.iter().map(|(name, _)| *name)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    /// Every method of every service we serve, from the descriptor sets.
+    fn served_methods() -> BTreeSet<String> {
+        let mut pool =
+            prost_reflect::DescriptorPool::decode(crate::proto::FILE_DESCRIPTOR_SET).unwrap();
+        pool.decode_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .unwrap();
+        pool.decode_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .unwrap();
+        pool.services()
+            .flat_map(|service| {
+                service
+                    .methods()
+                    .map(|method| format!("{}/{}", service.full_name(), method.name()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_rpc_declares_its_access_and_nothing_else_is_declared() {
+        let served = served_methods();
+        assert!(served.len() >= 18, "descriptor sets were read: {served:?}");
+        let undeclared: Vec<&String> = served
+            .iter()
+            .filter(|method| access_for(method).is_none())
+            .collect();
+        assert!(
+            undeclared.is_empty(),
+            "RPCs without a declared permission: {undeclared:?}"
+        );
+        let stale: Vec<&str> = declared_methods()
+            .filter(|method| !served.contains(*method))
+            .collect();
+        assert!(
+            stale.is_empty(),
+            "permissions declared for RPCs that do not exist: {stale:?}"
+        );
+    }
+
+    #[test]
+    fn lookups_accept_both_path_forms() {
+        assert_eq!(
+            access_for("/kasi.fiber.v1.AuthService/Login"),
+            Some(Access::Public)
+        );
+        assert_eq!(
+            access_for("kasi.fiber.v1.UserService/CreateUser"),
+            Some(Access::Roles(ADMIN))
+        );
+        assert_eq!(access_for("/kasi.fiber.v1.PonService/Nope"), None);
+    }
+}

@@ -1,0 +1,110 @@
+//! Rate limits over the cache port (shared through Redis across replicas, in-process
+//! without it), and the client address they key on. A store outage fails open (logged)
+//! unless configured to fail closed.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use http::{Extensions, HeaderMap};
+
+use crate::error::{AppError, AppResult};
+use crate::storage::Cache;
+
+#[derive(Clone)]
+pub struct RateLimiter {
+    cache: Arc<dyn Cache>,
+    fail_closed: bool,
+}
+
+impl RateLimiter {
+    pub fn new(cache: Arc<dyn Cache>, fail_closed: bool) -> Self {
+        RateLimiter { cache, fail_closed }
+    }
+
+    /// Counts one hit on `key`; refused with the time until the window resets once over `limit`.
+    pub async fn check(&self, key: &str, limit: u64, window: Duration) -> AppResult<()> {
+        match self.cache.hit(&format!("ratelimit:{key}"), window).await {
+            Ok(count) if count.count > limit => Err(AppError::ResourceExhausted {
+                message: "rate limit exceeded".into(),
+                retry_after: Some(count.resets_in.max(Duration::from_secs(1))),
+            }),
+            Ok(_) => Ok(()),
+            Err(err) if self.fail_closed => {
+                tracing::error!(
+                    error = format!("{err:#}"),
+                    key,
+                    "rate-limit store unavailable; refusing (fail-closed)"
+                );
+                Err(AppError::Unavailable("rate limiting is unavailable".into()))
+            }
+            Err(err) => {
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    key,
+                    "rate-limit store unavailable; allowing (fail-open)"
+                );
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The client's address: the socket peer, or the first `X-Forwarded-For` hop when the peer
+/// is a trusted proxy.
+pub fn client_ip(
+    extensions: &Extensions,
+    headers: &HeaderMap,
+    trusted_proxies: &[IpAddr],
+) -> Option<IpAddr> {
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())?;
+    if !trusted_proxies.contains(&peer) {
+        return Some(peer);
+    }
+    headers
+        .get("x-forwarded-for")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|list| list.split(',').next())
+        .and_then(|first| first.trim().parse().ok())
+        .or(Some(peer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::cache::MemoryCache;
+
+    #[tokio::test]
+    async fn over_the_limit_is_refused_with_retry_after() {
+        let limiter = RateLimiter::new(Arc::new(MemoryCache::default()), false);
+        let window = Duration::from_secs(60);
+        for _ in 0..3 {
+            limiter.check("login:a", 3, window).await.unwrap();
+        }
+        match limiter.check("login:a", 3, window).await {
+            Err(AppError::ResourceExhausted {
+                retry_after: Some(delay),
+                ..
+            }) => assert!(delay <= window),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        limiter.check("login:b", 3, window).await.unwrap();
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let mut extensions = Extensions::new();
+        extensions.insert(ConnectInfo::<SocketAddr>("10.0.0.5:4000".parse().unwrap()));
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "203.0.113.9, 10.0.0.5".parse().unwrap());
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        assert_eq!(client_ip(&extensions, &headers, &[]), Some(proxy));
+        assert_eq!(
+            client_ip(&extensions, &headers, &[proxy]),
+            Some("203.0.113.9".parse().unwrap())
+        );
+    }
+}
