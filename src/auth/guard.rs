@@ -21,7 +21,7 @@ use super::permissions::{Access, access_for};
 use super::{Principal, Role};
 use crate::clock::Clock;
 use crate::config::AuthConfig;
-use crate::context::DEFAULT_TENANT;
+use crate::context::{DEFAULT_TENANT, RequestContext};
 use crate::error::{AppError, AppResult};
 use crate::identity::model::user;
 use crate::identity::store;
@@ -143,6 +143,15 @@ impl Guard {
             )));
         }
         Ok(Some(principal))
+    }
+
+    /// The same check as `authorize`, for HTTP adapters outside the gRPC routes (core-API and
+    /// legacy paths), answered as the context the services take.
+    pub async fn context_for(&self, method: &str, headers: &HeaderMap) -> AppResult<RequestContext> {
+        Ok(match self.authorize(method, headers).await? {
+            Some(principal) => RequestContext::for_principal(principal),
+            None => RequestContext::anonymous(),
+        })
     }
 
     /// Who sent these headers: `authorization: Bearer …` or `x-auth-token`.
