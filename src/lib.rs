@@ -9,6 +9,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod identity;
+pub mod legacy;
 pub mod paging;
 pub mod pons;
 pub mod proto;

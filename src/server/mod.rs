@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::identity::IdentityService;
 use crate::identity::grpc::{AuthGrpc, UserGrpc};
 use crate::identity::service::LoginLimits;
+use crate::legacy::{self, LegacyState};
 use crate::pons::{PonService, grpc::PonGrpc};
 use crate::proto::v1::auth_service_server::AuthServiceServer;
 use crate::proto::v1::pon_service_server::PonServiceServer;
@@ -97,6 +98,11 @@ impl App {
             config.auth.allow_self_registration,
         ));
         let pons = Arc::new(PonService::new(storage.db.clone(), clock.clone()));
+        let legacy = legacy::router(LegacyState {
+            guard: guard.clone(),
+            identity: identity.clone(),
+            trusted_proxies: config.auth.trusted_proxies.clone(),
+        });
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
@@ -164,6 +170,7 @@ impl App {
             .reset_fallback()
             .layer(tonic_web::GrpcWebLayer::new())
             .merge(probes)
+            .merge(legacy)
             .merge(rest);
         let router = with_middleware(router, config);
         Ok(App {

@@ -5,6 +5,7 @@ mod grpc_web;
 mod harness;
 mod health;
 mod identity;
+mod legacy_auth;
 mod pons_grpc;
 mod pons_rest;
 mod process;

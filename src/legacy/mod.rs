@@ -1,0 +1,182 @@
+//! The legacy `/api/...` surface of the old Express server: thin adapters over the same
+//! services that reproduce its JSON (`_id`, camelCase, `{message}` and `{errors:[...]}`
+//! bodies). No business logic lives here.
+
+mod auth;
+mod users;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::auth::Role;
+use crate::auth::guard::Guard;
+use crate::context::RequestContext;
+use crate::error::AppError;
+use crate::identity::IdentityService;
+use crate::identity::model::user;
+
+/// What the legacy handlers share.
+#[derive(Clone)]
+pub struct LegacyState {
+    pub guard: Arc<Guard>,
+    pub identity: Arc<IdentityService>,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// Every `/api` route.
+pub fn router(state: LegacyState) -> axum::Router {
+    axum::Router::new()
+        .merge(auth::routes())
+        .merge(users::routes())
+        .with_state(state)
+}
+
+/// An Express-style error answer (boxed: responses are large and errors travel in `Result`s).
+pub struct LegacyError(Box<Response>);
+
+impl LegacyError {
+    fn new(response: Response) -> Self {
+        LegacyError(Box::new(response))
+    }
+}
+
+impl IntoResponse for LegacyError {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+pub type LegacyResult = Result<Response, LegacyError>;
+
+fn message(status: StatusCode, text: &str) -> LegacyError {
+    LegacyError::new((status, Json(json!({ "message": text }))).into_response())
+}
+
+/// One express-validator entry; `value` is left out when the field was absent.
+pub fn field_error(path: &str, value: Option<&Value>, msg: &str) -> Value {
+    let mut entry = json!({"type": "field", "msg": msg, "path": path, "location": "body"});
+    if let Some(value) = value {
+        entry["value"] = value.clone();
+    }
+    entry
+}
+
+fn validation(errors: Vec<Value>) -> LegacyError {
+    LegacyError::new((StatusCode::BAD_REQUEST, Json(json!({ "errors": errors }))).into_response())
+}
+
+impl LegacyError {
+    /// Maps a service error onto the Express answers; `not_found` is the route's 404 message.
+    fn from_app(err: AppError, not_found: &str) -> LegacyError {
+        match err {
+            AppError::NotFound(_) => message(StatusCode::NOT_FOUND, not_found),
+            AppError::InvalidArgument(violations) => validation(
+                violations
+                    .iter()
+                    .map(|v| field_error(&v.field, None, &v.description))
+                    .collect(),
+            ),
+            AppError::PermissionDenied(_) => message(StatusCode::FORBIDDEN, "Access denied"),
+            AppError::Unauthenticated(_) => message(StatusCode::UNAUTHORIZED, "Token is not valid"),
+            AppError::AlreadyExists(_) => message(StatusCode::BAD_REQUEST, "User already exists"),
+            AppError::ResourceExhausted { retry_after, .. } => {
+                let mut response = message(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many requests, please try again later",
+                )
+                .0;
+                if let Some(delay) = retry_after
+                    && let Ok(value) = HeaderValue::from_str(&delay.as_secs().max(1).to_string())
+                {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                LegacyError(response)
+            }
+            AppError::FailedPrecondition(text) => message(StatusCode::BAD_REQUEST, &text),
+            other => {
+                let _: tonic::Status = other.into(); // logs internals with the request id
+                LegacyError::new(
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                        "Server Error",
+                    )
+                        .into_response(),
+                )
+            }
+        }
+    }
+}
+
+/// The `auth` + `authorize(...)` middleware of the Express app, through the one permission table:
+/// the caller's context for `method`, or the Express 401/403 answers.
+pub async fn authorize(
+    state: &LegacyState,
+    method: &str,
+    headers: &HeaderMap,
+) -> Result<RequestContext, LegacyError> {
+    state
+        .guard
+        .context_for(method, headers)
+        .await
+        .map_err(|err| match err {
+            AppError::Unauthenticated(text) if text == "missing credentials" => {
+                message(StatusCode::UNAUTHORIZED, "No token, authorization denied")
+            }
+            AppError::Unauthenticated(_) => message(StatusCode::UNAUTHORIZED, "Token is not valid"),
+            AppError::PermissionDenied(_) => {
+                message(StatusCode::FORBIDDEN, "Insufficient permissions")
+            }
+            other => LegacyError::from_app(other, "Not found"),
+        })
+}
+
+/// A JSON body as the Express body parser would give it: a non-object or unparsable body is `{}`.
+pub fn body_object(body: &[u8]) -> serde_json::Map<String, Value> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(object)) => object,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// Express dates: ISO-8601 UTC with milliseconds.
+pub fn express_date(time: chrono::DateTime<chrono::Utc>) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The Mongo user document without its password.
+pub fn user_document(user: &user::Model) -> Value {
+    let mut document = json!({
+        "_id": user.id.to_string(),
+        "name": user.name,
+        "email": user.email,
+        "role": user.role().legacy_name(),
+        "phone": user.phone,
+        "isActive": user.active,
+        "createdAt": express_date(user.created_at),
+        "updatedAt": express_date(user.updated_at),
+        "__v": 0,
+    });
+    if let Some(last) = user.last_login_at {
+        document["lastLogin"] = json!(express_date(last));
+    }
+    let profile = user.profile();
+    if profile != user::Profile::default() {
+        document["profile"] = json!({
+            "avatar": profile.avatar,
+            "department": profile.department,
+            "location": profile.location,
+            "experience": profile.experience,
+        });
+    }
+    document
+}
+
+/// A legacy role name (or a new one) from a request body.
+pub fn role_from_body(value: Option<&Value>) -> Option<Role> {
+    value.and_then(Value::as_str).and_then(Role::parse)
+}
