@@ -16,6 +16,7 @@ pub enum Access {
 const ANY_ROLE: &[Role] = &Role::ALL;
 const ADMIN: &[Role] = &[Role::Admin];
 const ADMIN_PM: &[Role] = &[Role::Admin, Role::Pm];
+const ADMIN_AUDITOR: &[Role] = &[Role::Admin, Role::Auditor];
 
 /// `package.Service/Method` → access.
 const TABLE: &[(&str, Access)] = &[
@@ -50,6 +51,10 @@ const TABLE: &[(&str, Access)] = &[
     (
         "kasi.fiber.v1.UserService/SetUserRole",
         Access::Roles(ADMIN),
+    ),
+    (
+        "kasi.fiber.v1.AuditService/ListAuditEntries",
+        Access::Roles(ADMIN_AUDITOR),
     ),
     (
         "kasi.fiber.v1.PonService/CreatePon",

@@ -24,6 +24,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::audit::grpc::AuditGrpc;
 use crate::auth::{self, guard::Guard};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
@@ -32,6 +33,7 @@ use crate::identity::grpc::{AuthGrpc, UserGrpc};
 use crate::identity::service::LoginLimits;
 use crate::legacy::{self, LegacyState};
 use crate::pons::{PonService, grpc::PonGrpc};
+use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::auth_service_server::AuthServiceServer;
 use crate::proto::v1::pon_service_server::PonServiceServer;
 use crate::proto::v1::user_service_server::UserServiceServer;
@@ -40,6 +42,7 @@ use crate::ratelimit::RateLimiter;
 use crate::storage::Storage;
 use readiness::Readiness;
 use tonic::server::NamedService;
+use tonic::service::RoutesBuilder;
 use transcode::Transcoder;
 
 const REQUEST_ID: &str = "x-request-id";
@@ -110,28 +113,31 @@ impl App {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()?;
         let limit = config.max_body_bytes;
-        let routes = tonic::service::Routes::new(health_service)
-            .add_service(reflection)
-            .add_service(configured!(
-                PonServiceServer::new(PonGrpc::new(pons)),
-                limit
-            ))
-            .add_service(configured!(
-                AuthServiceServer::new(AuthGrpc::new(
-                    identity.clone(),
-                    config.auth.trusted_proxies.clone()
-                )),
-                limit
-            ))
-            .add_service(configured!(
-                UserServiceServer::new(UserGrpc::new(identity)),
-                limit
-            ));
-        let service_names = vec![
-            <PonServiceServer<PonGrpc> as NamedService>::NAME,
-            <AuthServiceServer<AuthGrpc> as NamedService>::NAME,
-            <UserServiceServer<UserGrpc> as NamedService>::NAME,
-        ];
+        let mut services = ServiceSet::default();
+        services.add(configured!(
+            PonServiceServer::new(PonGrpc::new(pons)),
+            limit
+        ));
+        services.add(configured!(
+            AuthServiceServer::new(AuthGrpc::new(
+                identity.clone(),
+                config.auth.trusted_proxies.clone()
+            )),
+            limit
+        ));
+        services.add(configured!(
+            UserServiceServer::new(UserGrpc::new(identity)),
+            limit
+        ));
+        services.add(configured!(
+            AuditServiceServer::new(AuditGrpc::new(storage.db.clone())),
+            limit
+        ));
+        let ServiceSet {
+            mut routes,
+            names: service_names,
+        } = services;
+        routes.add_service(health_service).add_service(reflection);
         for name in &service_names {
             health_reporter
                 .set_service_status(*name, tonic_health::ServingStatus::Serving)
@@ -145,13 +151,9 @@ impl App {
         .await;
 
         // Every gRPC route (and so grpc-web and transcoded REST) passes the guard.
-        let grpc = routes
-            .prepare()
-            .into_axum_router()
-            .layer(axum::middleware::from_fn_with_state(
-                guard,
-                auth::guard::grpc_guard,
-            ));
+        let grpc = routes.routes().prepare().into_axum_router().layer(
+            axum::middleware::from_fn_with_state(guard, auth::guard::grpc_guard),
+        );
         let transcoder = Arc::new(Transcoder::new(&pool, grpc.clone(), config.max_body_bytes)?);
         let openapi = Arc::new(transcode::openapi::document(transcoder.routes()));
 
@@ -178,6 +180,30 @@ impl App {
             readiness,
             service_names,
         })
+    }
+}
+
+/// Our gRPC services and the names they report in `grpc.health.v1`, kept together.
+#[derive(Default)]
+struct ServiceSet {
+    routes: RoutesBuilder,
+    names: Vec<&'static str>,
+}
+
+impl ServiceSet {
+    fn add<S>(&mut self, service: S)
+    where
+        S: tower::Service<http::Request<tonic::body::Body>, Error = std::convert::Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: IntoResponse,
+        S::Future: Send + 'static,
+    {
+        self.names.push(S::NAME);
+        self.routes.add_service(service);
     }
 }
 

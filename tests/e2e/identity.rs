@@ -661,3 +661,96 @@ async fn tenants_are_isolated() {
         server.stop().await;
     }
 }
+
+/// The audit log is readable by ADMIN and AUDITOR only, filtered, newest first, within the tenant.
+#[tokio::test]
+async fn audit_entries_are_listed_for_admins_and_auditors() {
+    for backends in backend_sets() {
+        let server = start(&backends).await;
+        let admin_token = server.admin_token().await;
+        let admin = server.http_as(&admin_token);
+        let auditor = server.http_as(&server.user_token(&admin_token, "ROLE_AUDITOR").await);
+        let pm_token = server.user_token(&admin_token, "ROLE_PM").await;
+        let pm: Value = server
+            .http_as(&pm_token)
+            .get(server.url("/v1/auth/me"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let pm_id = pm["id"].as_str().unwrap();
+        admin
+            .post(server.url(&format!("/v1/users/{pm_id}:setRole")))
+            .json(&json!({"role": "ROLE_NOC"}))
+            .send()
+            .await
+            .unwrap();
+
+        let listed: Value = auditor
+            .get(server.url(&format!(
+                "/v1/audit-entries?resource_type=user&resource_id={pm_id}"
+            )))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let entries = listed["entries"].as_array().unwrap();
+        let actions: Vec<&str> = entries
+            .iter()
+            .map(|e| e["action"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            ["set_role", "create"],
+            "newest first ({})",
+            backends.label()
+        );
+        assert_eq!(entries[0]["before"]["role"], "PM");
+        assert_eq!(entries[0]["after"]["role"], "NOC");
+        assert!(
+            entries[0]["actor_user_id"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty())
+        );
+
+        let page: Value = admin
+            .get(server.url("/v1/audit-entries?page_size=1&action=create"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["entries"].as_array().unwrap().len(), 1);
+        assert!(!page["next_page_token"].as_str().unwrap().is_empty());
+
+        let pm_now = server
+            .login(pm["email"].as_str().unwrap(), TEST_PASSWORD)
+            .await;
+        let refused = server
+            .http_as(&pm_now)
+            .get(server.url("/v1/audit-entries"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let other_tenant = server.http_as(&server.admin_token_in("gamma").await);
+        let theirs: Value = other_tenant
+            .get(server.url(&format!("/v1/audit-entries?resource_id={pm_id}")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            theirs["entries"].as_array().unwrap().is_empty(),
+            "another tenant sees nothing"
+        );
+        server.stop().await;
+    }
+}

@@ -41,6 +41,7 @@ async fn reflection_lists_every_service() {
         [
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
+            "kasi.fiber.v1.AuditService",
             "kasi.fiber.v1.AuthService",
             "kasi.fiber.v1.PonService",
             "kasi.fiber.v1.UserService",
