@@ -754,3 +754,62 @@ async fn audit_entries_are_listed_for_admins_and_auditors() {
         server.stop().await;
     }
 }
+
+/// Tokens of an external identity provider (e.g. Supabase: HS256, `aud: authenticated`, role in
+/// `app_metadata.role`) are accepted when configured, with issuer and audience checked.
+#[tokio::test]
+async fn external_identity_provider_tokens() {
+    let server = TestServer::start_with(&Backends::Embedded, |config| {
+        config.auth.external_jwt_secret = Some("idp-secret".into());
+        config.auth.external_jwt_issuer = Some("https://idp.example.test".into());
+        config.auth.external_jwt_audience = Some("authenticated".into());
+    })
+    .await;
+    let exp = chrono::Utc::now().timestamp() + 600;
+    let claims = json!({"sub": uuid::Uuid::new_v4().to_string(), "role": "authenticated", "app_metadata": {"role": "PM"}, "exp": exp});
+    let sign = |issuer: &str, audience: &str| {
+        JwtKey::new(
+            b"idp-secret".to_vec(),
+            Some(issuer.into()),
+            Some(audience.into()),
+        )
+        .sign(claims.as_object().unwrap().clone())
+    };
+    let http = reqwest::Client::new();
+    let accepted = http
+        .get(server.url("/v1/pons"))
+        .bearer_auth(sign("https://idp.example.test", "authenticated"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), StatusCode::OK);
+    let created = http
+        .post(server.url("/v1/pons"))
+        .bearer_auth(sign("https://idp.example.test", "authenticated"))
+        .json(&json!({"pon_code": "PON-IDP", "name": "From the IdP", "fiber_count": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        created.status(),
+        StatusCode::OK,
+        "the PM role from app_metadata applies"
+    );
+    for (issuer, audience) in [
+        ("https://evil.example", "authenticated"),
+        ("https://idp.example.test", "anon"),
+    ] {
+        let refused = http
+            .get(server.url("/v1/pons"))
+            .bearer_auth(sign(issuer, audience))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            refused.status(),
+            StatusCode::UNAUTHORIZED,
+            "{issuer} {audience}"
+        );
+    }
+    server.stop().await;
+}
