@@ -147,7 +147,11 @@ impl Guard {
 
     /// The same check as `authorize`, for HTTP adapters outside the gRPC routes (core-API and
     /// legacy paths), answered as the context the services take.
-    pub async fn context_for(&self, method: &str, headers: &HeaderMap) -> AppResult<RequestContext> {
+    pub async fn context_for(
+        &self,
+        method: &str,
+        headers: &HeaderMap,
+    ) -> AppResult<RequestContext> {
         Ok(match self.authorize(method, headers).await? {
             Some(principal) => RequestContext::for_principal(principal),
             None => RequestContext::anonymous(),
