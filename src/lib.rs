@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod fieldmask;
 pub mod identity;
 pub mod paging;
 pub mod pons;
