@@ -6,6 +6,7 @@ use std::path::PathBuf;
 const PROTOS: &[&str] = &[
     "proto/kasi/fiber/v1/pons.proto",
     "proto/kasi/fiber/v1/identity.proto",
+    "proto/kasi/fiber/v1/organizations.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

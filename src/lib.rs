@@ -10,6 +10,7 @@ pub mod context;
 pub mod error;
 pub mod fieldmask;
 pub mod identity;
+pub mod organizations;
 pub mod paging;
 pub mod pons;
 pub mod proto;

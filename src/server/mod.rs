@@ -30,8 +30,12 @@ use crate::config::Config;
 use crate::identity::IdentityService;
 use crate::identity::grpc::{AuthGrpc, UserGrpc};
 use crate::identity::service::LoginLimits;
+use crate::organizations::{OrganizationsService, grpc::OrganizationsGrpc};
 use crate::pons::{PonService, grpc::PonGrpc};
+use crate::proto::v1::assignment_service_server::AssignmentServiceServer;
 use crate::proto::v1::auth_service_server::AuthServiceServer;
+use crate::proto::v1::contract_service_server::ContractServiceServer;
+use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::pon_service_server::PonServiceServer;
 use crate::proto::v1::user_service_server::UserServiceServer;
 use crate::proto::{self};
@@ -97,6 +101,8 @@ impl App {
             config.auth.allow_self_registration,
         ));
         let pons = Arc::new(PonService::new(storage.db.clone(), clock.clone()));
+        let organizations = Arc::new(OrganizationsService::new(storage.db.clone(), clock.clone()));
+        let organizations_grpc = OrganizationsGrpc::new(organizations);
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
@@ -120,11 +126,26 @@ impl App {
             .add_service(configured!(
                 UserServiceServer::new(UserGrpc::new(identity)),
                 limit
+            ))
+            .add_service(configured!(
+                OrganizationServiceServer::new(organizations_grpc.clone()),
+                limit
+            ))
+            .add_service(configured!(
+                ContractServiceServer::new(organizations_grpc.clone()),
+                limit
+            ))
+            .add_service(configured!(
+                AssignmentServiceServer::new(organizations_grpc),
+                limit
             ));
         let service_names = vec![
             <PonServiceServer<PonGrpc> as NamedService>::NAME,
             <AuthServiceServer<AuthGrpc> as NamedService>::NAME,
             <UserServiceServer<UserGrpc> as NamedService>::NAME,
+            <OrganizationServiceServer<OrganizationsGrpc> as NamedService>::NAME,
+            <ContractServiceServer<OrganizationsGrpc> as NamedService>::NAME,
+            <AssignmentServiceServer<OrganizationsGrpc> as NamedService>::NAME,
         ];
         for name in &service_names {
             health_reporter
