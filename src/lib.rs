@@ -7,6 +7,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod core_api;
 pub mod error;
 pub mod fieldmask;
 pub mod identity;

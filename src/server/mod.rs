@@ -1,6 +1,7 @@
 //! The one listener: assembles gRPC services (with health and reflection), grpc-web on
-//! the gRPC routes only, the REST transcoder as fallback, probes and OpenAPI, wraps them
-//! in CORS, request ids, tracing and a body limit, and runs it with graceful shutdown.
+//! the gRPC routes only, the core-API paths, the REST transcoder as fallback, probes and
+//! OpenAPI, wraps them in CORS, request ids, tracing and a body limit, and runs it with
+//! graceful shutdown.
 
 pub mod readiness;
 pub mod transcode;
@@ -27,6 +28,7 @@ use tracing::Level;
 use crate::auth::{self, guard::Guard};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::core_api::{self, CoreApi};
 use crate::identity::IdentityService;
 use crate::identity::grpc::{AuthGrpc, UserGrpc};
 use crate::identity::service::LoginLimits;
@@ -102,7 +104,7 @@ impl App {
         ));
         let pons = Arc::new(PonService::new(storage.db.clone(), clock.clone()));
         let organizations = Arc::new(OrganizationsService::new(storage.db.clone(), clock.clone()));
-        let organizations_grpc = OrganizationsGrpc::new(organizations);
+        let organizations_grpc = OrganizationsGrpc::new(organizations.clone());
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
@@ -159,6 +161,11 @@ impl App {
         )
         .await;
 
+        // The core-API paths check the same permissions through the guard themselves.
+        let core = core_api::router(CoreApi {
+            guard: guard.clone(),
+            organizations,
+        });
         // Every gRPC route (and so grpc-web and transcoded REST) passes the guard.
         let grpc = routes
             .prepare()
@@ -185,6 +192,7 @@ impl App {
             .reset_fallback()
             .layer(tonic_web::GrpcWebLayer::new())
             .merge(probes)
+            .merge(core)
             .merge(rest);
         let router = with_middleware(router, config);
         Ok(App {
