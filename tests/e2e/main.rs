@@ -5,6 +5,7 @@ mod grpc_web;
 mod harness;
 mod health;
 mod identity;
+mod organizations;
 mod pons_grpc;
 mod pons_rest;
 mod process;
