@@ -7,6 +7,7 @@ const PROTOS: &[&str] = &[
     "proto/kasi/fiber/v1/pons.proto",
     "proto/kasi/fiber/v1/identity.proto",
     "proto/kasi/fiber/v1/audit.proto",
+    "proto/kasi/fiber/v1/organizations.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

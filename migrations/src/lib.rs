@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_enable_postgis;
 mod m20261127_000002_create_pons;
 mod m20261127_000003_identity;
+mod m20261127_000004_contracts_assignments;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_enable_postgis::Migration),
             Box::new(m20261127_000002_create_pons::Migration),
             Box::new(m20261127_000003_identity::Migration),
+            Box::new(m20261127_000004_contracts_assignments::Migration),
         ]
     }
 }

@@ -70,6 +70,68 @@ const TABLE: &[(&str, Access)] = &[
         "kasi.fiber.v1.PonService/DeletePon",
         Access::Roles(ADMIN_PM),
     ),
+    // Every role reads organizations, contracts and assignments; the service shows SMME
+    // users only their own organization's.
+    (
+        "kasi.fiber.v1.OrganizationService/CreateOrganization",
+        Access::Roles(ADMIN_PM),
+    ),
+    (
+        "kasi.fiber.v1.OrganizationService/GetOrganization",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.OrganizationService/ListOrganizations",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.OrganizationService/UpdateOrganization",
+        Access::Roles(ADMIN_PM),
+    ),
+    (
+        "kasi.fiber.v1.OrganizationService/DeleteOrganization",
+        Access::Roles(ADMIN_PM),
+    ),
+    (
+        "kasi.fiber.v1.ContractService/CreateContract",
+        Access::Roles(ADMIN_PM),
+    ),
+    (
+        "kasi.fiber.v1.ContractService/GetContract",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.ContractService/ListContracts",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.ContractService/UpdateContract",
+        Access::Roles(ADMIN_PM),
+    ),
+    (
+        "kasi.fiber.v1.ContractService/DeleteContract",
+        Access::Roles(ADMIN_PM),
+    ),
+    (
+        "kasi.fiber.v1.AssignmentService/CreateAssignment",
+        Access::Roles(ADMIN_PM),
+    ),
+    (
+        "kasi.fiber.v1.AssignmentService/GetAssignment",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.AssignmentService/ListAssignments",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.AssignmentService/UpdateAssignment",
+        Access::Roles(ADMIN_PM),
+    ),
+    (
+        "kasi.fiber.v1.AssignmentService/DeleteAssignment",
+        Access::Roles(ADMIN_PM),
+    ),
 ];
 
 /// The access declared for a method, given as `/package.Service/Method` or `package.Service/Method`.

@@ -1,6 +1,6 @@
 //! `kasi-fiber seed`: idempotently creates a demo tenant (an admin, a PM, a site manager,
-//! an SMME user, an auditor and five PONs), or with `--admin-email/--admin-password` the
-//! first admin of a real installation.
+//! an SMME user, an auditor, five PONs, three organizations and a maintenance contract), or
+//! with `--admin-email/--admin-password` the first admin of a real installation.
 
 use std::sync::Arc;
 
@@ -14,6 +14,9 @@ use crate::error::AppError;
 use crate::identity::model::user;
 use crate::identity::service::{NewUser, bootstrap_admin, normalize_email};
 use crate::identity::store;
+use crate::organizations::OrganizationsService;
+use crate::organizations::model::OrganizationType;
+use crate::organizations::service::{ContractDraft, ContractFilter, OrganizationDraft};
 use crate::pons::PonService;
 use crate::pons::service::{PonDraft, PonFilter};
 
@@ -101,12 +104,65 @@ pub async fn run(db: &DatabaseConnection, args: &SeedArgs) -> anyhow::Result<()>
         };
         pons.create(&ctx, draft).await?;
     }
+    ensure_organizations(db, &ctx).await?;
     println!(
         "demo tenant `{DEMO_TENANT}` is ready; every demo account's password is {DEMO_PASSWORD}:"
     );
     println!("  admin@demo.kasifiber.test (ADMIN)");
     for (_, email, role) in people {
         println!("  {email} ({})", role.as_str());
+    }
+    Ok(())
+}
+
+/// The demo organizations, and the maintenance contract with its SLA minutes for P1..P4.
+async fn ensure_organizations(
+    db: &DatabaseConnection,
+    ctx: &RequestContext,
+) -> Result<(), AppError> {
+    let service = OrganizationsService::new(db.clone(), Arc::new(SystemClock));
+    let (existing, _) = service
+        .list_organizations(ctx, &Default::default(), 0, "")
+        .await?;
+    let wanted = [
+        ("Demo Civil Works", OrganizationType::Civil),
+        ("Demo Fibre Technical", OrganizationType::Technical),
+        ("Demo Maintenance", OrganizationType::Maintenance),
+    ];
+    let mut maintenance = None;
+    for (name, kind) in wanted {
+        let organization = match existing.iter().find(|org| org.name == name) {
+            Some(found) => found.clone(),
+            None => {
+                let draft = OrganizationDraft {
+                    name: name.into(),
+                    kind: Some(kind),
+                };
+                service.create_organization(ctx, draft).await?
+            }
+        };
+        if kind == OrganizationType::Maintenance {
+            maintenance = Some(organization.id);
+        }
+    }
+    let filter = ContractFilter {
+        organization_id: maintenance,
+        scope_type: Some(OrganizationType::Maintenance),
+        active: None,
+    };
+    let (contracts, _) = service.list_contracts(ctx, &filter, 1, "").await?;
+    if contracts.is_empty() {
+        let draft = ContractDraft {
+            organization_id: maintenance,
+            scope_type: Some(OrganizationType::Maintenance),
+            wards: vec!["Ward 7".into(), "Ward 12".into(), "Ward 31".into()],
+            sla_p1_min: Some(120),
+            sla_p2_min: Some(240),
+            sla_p3_min: Some(480),
+            sla_p4_min: Some(1440),
+            ..Default::default()
+        };
+        service.create_contract(ctx, draft).await?;
     }
     Ok(())
 }

@@ -116,10 +116,10 @@ pub fn parse_id(field: &str, text: &str) -> Result<Uuid, AppError> {
 
 /// Collects conversion problems of several fields so they are reported together.
 #[derive(Default)]
-struct Violations(Vec<FieldViolation>);
+pub struct Violations(Vec<FieldViolation>);
 
 impl Violations {
-    fn optional_uuid(&mut self, field: &str, text: &str) -> Option<Uuid> {
+    pub fn optional_uuid(&mut self, field: &str, text: &str) -> Option<Uuid> {
         if text.is_empty() {
             return None;
         }
@@ -128,7 +128,7 @@ impl Violations {
             .ok()
     }
 
-    fn optional_date(&mut self, field: &str, text: &str) -> Option<NaiveDate> {
+    pub fn optional_date(&mut self, field: &str, text: &str) -> Option<NaiveDate> {
         if text.is_empty() {
             return None;
         }
@@ -137,7 +137,7 @@ impl Violations {
             .ok()
     }
 
-    fn finite(&mut self, field: &str, value: Option<f64>) -> Option<f64> {
+    pub fn finite(&mut self, field: &str, value: Option<f64>) -> Option<f64> {
         match value {
             Some(number) if !number.is_finite() => {
                 self.push(field, "must be a finite number".into());
@@ -147,11 +147,20 @@ impl Violations {
         }
     }
 
-    fn push(&mut self, field: &str, description: String) {
+    pub fn push(&mut self, field: &str, description: String) {
         self.0.push(FieldViolation {
             field: field.to_string(),
             description,
         });
+    }
+
+    /// `value` when nothing was wrong, else every violation at once.
+    pub fn finish<T>(self, value: T) -> Result<T, AppError> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(AppError::InvalidArgument(self.0))
+        }
     }
 }
 
@@ -246,11 +255,7 @@ fn draft_from_proto(pon: &v1::Pon) -> Result<PonDraft, AppError> {
         geofence_center_lng: bad.finite("pon.geofence_center_lng", pon.geofence_center_lng),
         geofence_radius_m: pon.geofence_radius_m,
     };
-    if bad.0.is_empty() {
-        Ok(draft)
-    } else {
-        Err(AppError::InvalidArgument(bad.0))
-    }
+    bad.finish(draft)
 }
 
 pub fn timestamp(time: chrono::DateTime<chrono::Utc>) -> Timestamp {
@@ -260,12 +265,12 @@ pub fn timestamp(time: chrono::DateTime<chrono::Utc>) -> Timestamp {
     }
 }
 
-fn date_text(date: Option<NaiveDate>) -> String {
+pub fn date_text(date: Option<NaiveDate>) -> String {
     date.map(|d| d.format("%Y-%m-%d").to_string())
         .unwrap_or_default()
 }
 
-fn id_text(id: Option<Uuid>) -> String {
+pub fn id_text(id: Option<Uuid>) -> String {
     id.map(|id| id.to_string()).unwrap_or_default()
 }
 

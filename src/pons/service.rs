@@ -12,7 +12,7 @@ use super::store;
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::{AppError, AppResult, FieldViolation};
-use crate::paging;
+use crate::{fieldmask, paging};
 
 /// Default radius of a PON's geofence, as in both old systems.
 pub const DEFAULT_GEOFENCE_RADIUS_M: i32 = 200;
@@ -157,7 +157,7 @@ impl PonService {
         draft: PonDraft,
         mask: &[String],
     ) -> AppResult<Model> {
-        let fields = resolve_mask(mask)?;
+        let fields = fieldmask::resolve(mask, UPDATABLE_FIELDS, "PON")?;
         let mut pon = self.get(ctx, id).await?;
         let before = pon.status();
         apply(&mut pon, &draft, &fields)?;
@@ -193,32 +193,6 @@ fn duplicate_code(err: AppError) -> AppError {
         }
         other => other,
     }
-}
-
-fn resolve_mask(mask: &[String]) -> AppResult<Vec<&'static str>> {
-    if mask.is_empty() {
-        return Err(AppError::invalid(
-            "update_mask",
-            "must name at least one field",
-        ));
-    }
-    if mask.iter().any(|path| path == "*") {
-        return Ok(UPDATABLE_FIELDS.to_vec());
-    }
-    mask.iter()
-        .map(|path| {
-            UPDATABLE_FIELDS
-                .iter()
-                .find(|field| **field == path.as_str())
-                .copied()
-                .ok_or_else(|| {
-                    AppError::invalid(
-                        "update_mask",
-                        format!("`{path}` is not an updatable PON field"),
-                    )
-                })
-        })
-        .collect()
 }
 
 /// Copies the named fields of the draft onto the row.
@@ -391,21 +365,5 @@ fn check_position(
             lng_field,
             "must be between -180 and 180",
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mask_rejects_server_managed_fields() {
-        assert!(resolve_mask(&["sla_breaches".into()]).is_err());
-        assert!(resolve_mask(&[]).is_err());
-        assert_eq!(
-            resolve_mask(&["*".into()]).unwrap().len(),
-            UPDATABLE_FIELDS.len()
-        );
-        assert_eq!(resolve_mask(&["name".into()]).unwrap(), vec!["name"]);
     }
 }

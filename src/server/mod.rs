@@ -1,6 +1,7 @@
 //! The one listener: assembles gRPC services (with health and reflection), grpc-web on
-//! the gRPC routes only, the REST transcoder as fallback, probes and OpenAPI, wraps them
-//! in CORS, request ids, tracing and a body limit, and runs it with graceful shutdown.
+//! the gRPC routes only, the core-API paths, the REST transcoder as fallback, probes and
+//! OpenAPI, wraps them in CORS, request ids, tracing and a body limit, and runs it with
+//! graceful shutdown.
 
 pub mod readiness;
 pub mod transcode;
@@ -28,13 +29,18 @@ use crate::audit::grpc::AuditGrpc;
 use crate::auth::{self, guard::Guard};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::core_api::{self, CoreApi};
 use crate::identity::IdentityService;
 use crate::identity::grpc::{AuthGrpc, UserGrpc};
 use crate::identity::service::LoginLimits;
 use crate::legacy::{self, LegacyState};
+use crate::organizations::{OrganizationsService, grpc::OrganizationsGrpc};
 use crate::pons::{PonService, grpc::PonGrpc};
+use crate::proto::v1::assignment_service_server::AssignmentServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::auth_service_server::AuthServiceServer;
+use crate::proto::v1::contract_service_server::ContractServiceServer;
+use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::pon_service_server::PonServiceServer;
 use crate::proto::v1::user_service_server::UserServiceServer;
 use crate::proto::{self};
@@ -106,6 +112,8 @@ impl App {
             identity: identity.clone(),
             trusted_proxies: config.auth.trusted_proxies.clone(),
         });
+        let organizations = Arc::new(OrganizationsService::new(storage.db.clone(), clock.clone()));
+        let organizations_grpc = OrganizationsGrpc::new(organizations.clone());
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
@@ -133,6 +141,18 @@ impl App {
             AuditServiceServer::new(AuditGrpc::new(storage.db.clone())),
             limit
         ));
+        services.add(configured!(
+            OrganizationServiceServer::new(organizations_grpc.clone()),
+            limit
+        ));
+        services.add(configured!(
+            ContractServiceServer::new(organizations_grpc.clone()),
+            limit
+        ));
+        services.add(configured!(
+            AssignmentServiceServer::new(organizations_grpc),
+            limit
+        ));
         let ServiceSet {
             mut routes,
             names: service_names,
@@ -150,6 +170,11 @@ impl App {
         )
         .await;
 
+        // The core-API paths check the same permissions through the guard themselves.
+        let core = core_api::router(CoreApi {
+            guard: guard.clone(),
+            organizations,
+        });
         // Every gRPC route (and so grpc-web and transcoded REST) passes the guard.
         let grpc = routes.routes().prepare().into_axum_router().layer(
             axum::middleware::from_fn_with_state(guard, auth::guard::grpc_guard),
@@ -173,6 +198,7 @@ impl App {
             .layer(tonic_web::GrpcWebLayer::new())
             .merge(probes)
             .merge(legacy)
+            .merge(core)
             .merge(rest);
         let router = with_middleware(router, config);
         Ok(App {

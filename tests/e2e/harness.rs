@@ -349,6 +349,17 @@ impl TestServer {
     }
 }
 
+/// The status and JSON body of a response (null when the body is not JSON).
+pub async fn status_and_body(
+    response: reqwest::Response,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let status = response.status();
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
 /// A TCP proxy a test can cut and restore, to make a dependency unreachable.
 pub struct TcpProxy {
     pub addr: SocketAddr,

@@ -10,7 +10,9 @@ use kasi_fiber::proto::v1::auth_service_client::AuthServiceClient;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Backends, Bearer, TEST_PASSWORD, TestServer, backend_sets, unique_name};
+use crate::harness::{
+    Backends, Bearer, TEST_PASSWORD, TestServer, backend_sets, status_and_body, unique_name,
+};
 
 const SECRET: &str = "identity-test-secret";
 
@@ -20,11 +22,6 @@ async fn start(backends: &Backends) -> TestServer {
         config.auth.login_account_limit = 4;
     })
     .await
-}
-
-async fn status_and_body(response: reqwest::Response) -> (StatusCode, Value) {
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test]

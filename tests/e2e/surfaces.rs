@@ -41,8 +41,11 @@ async fn reflection_lists_every_service() {
         [
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
+            "kasi.fiber.v1.AssignmentService",
             "kasi.fiber.v1.AuditService",
             "kasi.fiber.v1.AuthService",
+            "kasi.fiber.v1.ContractService",
+            "kasi.fiber.v1.OrganizationService",
             "kasi.fiber.v1.PonService",
             "kasi.fiber.v1.UserService",
         ]
@@ -275,6 +278,29 @@ async fn openapi_is_generated_from_the_annotations() {
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(list_params, ["page_size", "page_token", "status", "ward"]);
+    for (path, method, operation) in [
+        (
+            "/v1/organizations",
+            "post",
+            "OrganizationService_CreateOrganization",
+        ),
+        (
+            "/v1/organizations/{organization.id}",
+            "patch",
+            "OrganizationService_UpdateOrganization",
+        ),
+        ("/v1/contracts", "get", "ContractService_ListContracts"),
+        (
+            "/v1/assignments/{id}",
+            "delete",
+            "AssignmentService_DeleteAssignment",
+        ),
+    ] {
+        assert_eq!(
+            paths[path][method]["operationId"], operation,
+            "{method} {path}"
+        );
+    }
     let pon = &document["components"]["schemas"]["kasi.fiber.v1.Pon"]["properties"];
     assert_eq!(pon["sla_breaches"]["format"], "int64");
     assert_eq!(pon["created_at"]["format"], "date-time");
