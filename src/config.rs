@@ -32,6 +32,10 @@ pub struct Config {
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
+    /// Prefix of every Redis key, so several deployments (or test runs) can share one Redis.
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "kasi:")]
+    pub redis_key_prefix: String,
+
     /// Redis command timeout in milliseconds.
     #[arg(long, env = "REDIS_COMMAND_TIMEOUT_MS", default_value_t = 2000)]
     pub redis_command_timeout_ms: u64,

@@ -17,6 +17,7 @@ use crate::auth::{Role, passwords};
 use crate::clock::Clock;
 use crate::context::{DEFAULT_TENANT, RequestContext};
 use crate::error::{AppError, AppResult};
+use crate::organizations::{self, model::organization};
 use crate::paging;
 use crate::ratelimit::RateLimiter;
 
@@ -308,6 +309,8 @@ impl IdentityService {
         let role = new
             .role
             .ok_or_else(|| AppError::invalid("role", "is required"))?;
+        self.check_organization(tenant_id, new.organization_id)
+            .await?;
         let password = new.password.clone();
         let password_hash = tokio::task::spawn_blocking(move || passwords::hash(&password))
             .await
@@ -479,6 +482,27 @@ impl IdentityService {
         .await
     }
 
+    /// A user may only belong to an organization of its own tenant.
+    async fn check_organization(
+        &self,
+        tenant_id: Uuid,
+        organization_id: Option<Uuid>,
+    ) -> AppResult<()> {
+        let Some(id) = organization_id else {
+            return Ok(());
+        };
+        let found =
+            organizations::store::find::<organization::Entity>(&self.db, tenant_id, None, id)
+                .await?;
+        if found.is_none() {
+            return Err(AppError::invalid(
+                "organization_id",
+                "no such organization in this tenant",
+            ));
+        }
+        Ok(())
+    }
+
     /// Loads a user of the caller's tenant, applies `change`, stores it and the audit record together.
     async fn change_user(
         &self,
@@ -490,6 +514,10 @@ impl IdentityService {
         let before = self.get_user(ctx, id).await?;
         let mut user = before.clone();
         change(&mut user)?;
+        if user.organization_id != before.organization_id {
+            self.check_organization(user.tenant_id, user.organization_id)
+                .await?;
+        }
         let now = self.clock.now();
         user.updated_at = now;
         let tx = self.db.begin().await?;

@@ -4,6 +4,6 @@
 pub mod grpc;
 pub mod model;
 pub mod service;
-mod store;
+pub mod store;
 
 pub use service::OrganizationsService;

@@ -33,10 +33,11 @@ pub trait Cache: Send + Sync + 'static {
 /// Opens Redis when a URL is given, otherwise the in-process cache.
 pub async fn open(
     redis_url: Option<&str>,
+    key_prefix: &str,
     command_timeout: Duration,
 ) -> anyhow::Result<std::sync::Arc<dyn Cache>> {
     Ok(match redis_url {
-        Some(url) => std::sync::Arc::new(RedisCache::connect(url, command_timeout)?),
+        Some(url) => std::sync::Arc::new(RedisCache::connect(url, key_prefix, command_timeout)?),
         None => std::sync::Arc::new(MemoryCache::default()),
     })
 }
@@ -81,6 +82,7 @@ impl Cache for MemoryCache {
 /// Counters shared by every replica through Redis.
 pub struct RedisCache {
     client: fred::clients::Client,
+    key_prefix: String,
 }
 
 /// INCR the key; start its expiry on the first hit; answer the count and the time left.
@@ -93,7 +95,7 @@ return {count, ttl}
 ";
 
 impl RedisCache {
-    pub fn connect(url: &str, command_timeout: Duration) -> anyhow::Result<Self> {
+    pub fn connect(url: &str, key_prefix: &str, command_timeout: Duration) -> anyhow::Result<Self> {
         let mut config = RedisConfig::from_url(url).context("REDIS_URL")?;
         config.fail_fast = false;
         let client = Builder::from_config(config)
@@ -108,7 +110,10 @@ impl RedisCache {
             .context("building the Redis client")?;
         // Runs in the background; commands wait (up to their timeout) while it (re)connects.
         let _connection_task = client.connect();
-        Ok(RedisCache { client })
+        Ok(RedisCache {
+            client,
+            key_prefix: key_prefix.to_string(),
+        })
     }
 }
 
@@ -122,7 +127,11 @@ impl Cache for RedisCache {
         let window_ms = window.as_millis().max(1) as i64;
         let (count, ttl_ms): (i64, i64) = self
             .client
-            .eval(HIT_SCRIPT, vec![key.to_string()], vec![window_ms])
+            .eval(
+                HIT_SCRIPT,
+                vec![format!("{}{key}", self.key_prefix)],
+                vec![window_ms],
+            )
             .await
             .context("redis rate-limit window")?;
         Ok(WindowCount {

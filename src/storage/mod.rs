@@ -33,8 +33,12 @@ impl Storage {
         if config.database.migrate_on_start {
             db::migrate(&db).await?;
         }
-        let cache =
-            cache::open(config.redis_url.as_deref(), config.redis_command_timeout()).await?;
+        let cache = cache::open(
+            config.redis_url.as_deref(),
+            &config.redis_key_prefix,
+            config.redis_command_timeout(),
+        )
+        .await?;
         let objects = Objects::open(&config.s3, &config.data_dir).await?;
         let mailer = mail::open(&config.mail, &config.data_dir)?;
         Ok(Storage {

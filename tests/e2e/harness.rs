@@ -164,6 +164,8 @@ pub async fn test_config(backends: &Backends, data_dir: &std::path::Path) -> Con
         Backends::Real(real) => {
             config.database.database_url = Some(fresh_database(&real.postgres_admin_url).await);
             config.redis_url = Some(real.redis_url.clone());
+            // Each test server counts its own rate limits in the shared Redis.
+            config.redis_key_prefix = unique_name("kasi-test:");
             config.s3.s3_endpoint = Some(real.s3_endpoint.clone());
             config.s3.s3_region = real.s3_region.clone();
             config.s3.s3_bucket = unique_name("kasi-t-");

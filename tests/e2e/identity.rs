@@ -635,6 +635,28 @@ async fn tenants_are_isolated() {
                 .all(|u| u["id"] != user_id.as_str())
         );
 
+        // Beta cannot put its users into alpha's organization.
+        let alpha_org: Value = alpha
+            .post(server.url("/v1/organizations"))
+            .json(&json!({"name": "Alpha Civils", "type": "ORGANIZATION_TYPE_CIVIL"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let org_id = alpha_org["id"].as_str().unwrap();
+        let (status, body) = status_and_body(
+            beta.post(server.url("/v1/users"))
+                .json(&json!({"name": "Beta SMME", "email": format!("{}@beta.test", unique_name("smme")), "password": TEST_PASSWORD, "role": "ROLE_SMME", "organization_id": org_id}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["field_violations"][0]["field"], "organization_id");
+
         // Alpha's records are untouched.
         let still: Value = alpha
             .get(server.url(&format!("/v1/pons/{pon_id}")))

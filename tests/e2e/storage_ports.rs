@@ -28,6 +28,22 @@ async fn storage_ports_round_trip() {
             );
         }
         storage.cache.ping().await.unwrap();
+        if let Backends::Real(real) = &backends {
+            // Another deployment's prefix keeps its own counters in the same Redis.
+            let other = kasi_fiber::storage::cache::RedisCache::connect(
+                &real.redis_url,
+                &unique_name("other:"),
+                Duration::from_secs(2),
+            )
+            .unwrap();
+            assert_eq!(
+                kasi_fiber::storage::Cache::hit(&other, &key, window)
+                    .await
+                    .unwrap()
+                    .count,
+                1
+            );
+        }
 
         let object_key = format!("photos/{}.jpg", unique_name("p"));
         storage
