@@ -42,7 +42,11 @@ fn per_request_check(c: &mut Criterion) {
             .unwrap();
         let user = store::user_by_id(&db, user.id).await.unwrap().unwrap();
         let served: HashSet<String> = ["kasi.fiber.v1.PonService/GetPon".to_string()].into();
-        let guard = Guard::new(&config.auth, db, served, Arc::new(SystemClock));
+        let limiter = kasi_fiber::ratelimit::RateLimiter::new(
+            Arc::new(kasi_fiber::storage::cache::MemoryCache::default()),
+            false,
+        );
+        let guard = Guard::new(&config.auth, db, served, limiter, Arc::new(SystemClock)).unwrap();
         let (token, _) = guard.issue(&user);
         let mut headers = http::HeaderMap::new();
         headers.insert("authorization", format!("Bearer {token}").parse().unwrap());

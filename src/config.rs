@@ -193,6 +193,23 @@ pub struct AuthConfig {
     #[arg(long, env = "RATE_LIMIT_FAIL_CLOSED", default_value_t = false, action = clap::ArgAction::Set)]
     pub rate_limit_fail_closed: bool,
 
+    /// Heavy writes allowed per organization and window; when set it replaces every route's default.
+    #[arg(long, env = "HEAVY_ORG_LIMIT")]
+    pub heavy_org_limit: Option<u64>,
+
+    /// Length of the heavy-write window, in seconds.
+    #[arg(long, env = "HEAVY_ORG_WINDOW", default_value_t = 60)]
+    pub heavy_org_window: u64,
+
+    /// Roles (from the verified token) that heavy-write limits do not apply to.
+    #[arg(
+        long,
+        env = "HEAVY_ORG_BYPASS_ROLES",
+        value_delimiter = ',',
+        default_value = "NOC"
+    )]
+    pub heavy_org_bypass_roles: Vec<String>,
+
     /// Peers whose `X-Forwarded-For` is believed (comma list of IPs); others count as the client.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,

@@ -16,6 +16,7 @@ use sea_orm::DatabaseConnection;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::heavy::{HEAVY_WRITES, HeavyWrites};
 use super::jwt::JwtKey;
 use super::permissions::{Access, access_for};
 use super::{Principal, Role};
@@ -25,6 +26,7 @@ use crate::context::{DEFAULT_TENANT, RequestContext};
 use crate::error::{AppError, AppResult};
 use crate::identity::model::user;
 use crate::identity::store;
+use crate::ratelimit::RateLimiter;
 
 /// How long a replica trusts what it last read about a user. Changes made through this
 /// replica take effect at once (it forgets the user); other replicas see them within this time.
@@ -49,6 +51,7 @@ pub struct Guard {
     dev_trust_x_role: bool,
     /// `package.Service/Method` of every RPC served (an undeclared one is refused).
     served: HashSet<String>,
+    heavy: HeavyWrites,
     clock: Arc<dyn Clock>,
 }
 
@@ -61,8 +64,25 @@ impl Guard {
         config: &AuthConfig,
         db: DatabaseConnection,
         served: HashSet<String>,
+        limiter: RateLimiter,
         clock: Arc<dyn Clock>,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
+        let bypass = config
+            .heavy_org_bypass_roles
+            .iter()
+            .filter(|name| !name.trim().is_empty())
+            .map(|name| {
+                Role::parse(name)
+                    .ok_or_else(|| anyhow::anyhow!("HEAVY_ORG_BYPASS_ROLES: unknown role {name}"))
+            })
+            .collect::<anyhow::Result<Vec<Role>>>()?;
+        let heavy = HeavyWrites::new(
+            limiter,
+            HEAVY_WRITES,
+            config.heavy_org_limit,
+            Duration::from_secs(config.heavy_org_window.max(1)),
+            bypass,
+        );
         let secret = match &config.jwt_secret {
             Some(secret) if !secret.is_empty() => secret.clone().into_bytes(),
             _ => {
@@ -79,7 +99,7 @@ impl Guard {
                 "!!! DEV_TRUST_X_ROLE is on: requests without a token act with the role in their X-Role header. Never use this in production. !!!"
             );
         }
-        Guard {
+        Ok(Guard {
             db,
             users: RwLock::default(),
             own: JwtKey::new(secret, Some(config.jwt_issuer.clone()), None),
@@ -93,8 +113,9 @@ impl Guard {
             }),
             dev_trust_x_role: config.dev_trust_x_role,
             served,
+            heavy,
             clock,
-        }
+        })
     }
 
     /// A token for `user` and when it expires.
@@ -142,6 +163,7 @@ impl Guard {
                 principal.role.as_str()
             )));
         }
+        self.heavy.check(name, &principal).await?;
         Ok(Some(principal))
     }
 

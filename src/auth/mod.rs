@@ -2,6 +2,7 @@
 //! one permission table every RPC is declared in, and the guard all surfaces go through.
 
 pub mod guard;
+pub mod heavy;
 pub mod jwt;
 pub mod passwords;
 pub mod permissions;

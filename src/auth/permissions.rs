@@ -194,6 +194,18 @@ mod tests {
     }
 
     #[test]
+    fn heavy_write_limits_name_served_rpcs() {
+        let served = served_methods();
+        for (method, limit) in super::super::heavy::HEAVY_WRITES {
+            assert!(
+                served.contains(*method),
+                "heavy-write limit for unknown RPC {method}"
+            );
+            assert!(*limit > 0);
+        }
+    }
+
+    #[test]
     fn lookups_accept_both_path_forms() {
         assert_eq!(
             access_for("/kasi.fiber.v1.AuthService/Login"),

@@ -87,13 +87,15 @@ impl App {
                     .collect::<Vec<_>>()
             })
             .collect();
+        let limiter = RateLimiter::new(storage.cache.clone(), config.auth.rate_limit_fail_closed);
         let guard = Arc::new(Guard::new(
             &config.auth,
             storage.db.clone(),
             served,
+            limiter.clone(),
             clock.clone(),
-        ));
-        let limiter = RateLimiter::new(storage.cache.clone(), config.auth.rate_limit_fail_closed);
+        )?);
+
         let identity = Arc::new(IdentityService::new(
             storage.db.clone(),
             clock.clone(),
