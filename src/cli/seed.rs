@@ -7,12 +7,11 @@ use std::sync::Arc;
 use clap::Args;
 use sea_orm::DatabaseConnection;
 
-use crate::auth::{Principal, Role, passwords};
+use crate::auth::{Principal, Role};
 use crate::clock::{Clock, SystemClock};
 use crate::context::RequestContext;
 use crate::error::AppError;
-use crate::identity::model::user;
-use crate::identity::service::{NewUser, bootstrap_admin, normalize_email};
+use crate::identity::service::{NewUser, bootstrap_admin, new_account, normalize_email};
 use crate::identity::store;
 use crate::organizations::OrganizationsService;
 use crate::organizations::model::OrganizationType;
@@ -179,29 +178,18 @@ async fn ensure_user(
     if store::user_by_email(db, &email).await?.is_some() {
         return Ok(());
     }
-    let now = clock.now();
-    let password_hash = tokio::task::spawn_blocking(|| passwords::hash(DEMO_PASSWORD))
-        .await
-        .map_err(AppError::internal)??;
-    store::insert_user(
-        db,
-        user::Model {
-            id: uuid::Uuid::now_v7(),
-            tenant_id,
-            organization_id: None,
+    let account = new_account(
+        tenant_id,
+        NewUser {
             name: name.into(),
             email,
-            password_hash,
-            phone: String::new(),
-            role: role.as_str().into(),
-            active: true,
-            last_login_at: None,
-            password_changed_at: now,
-            profile: "{}".into(),
-            created_at: now,
-            updated_at: now,
+            password: DEMO_PASSWORD.into(),
+            role: Some(role),
+            ..Default::default()
         },
+        clock.now(),
     )
     .await?;
+    store::insert_user(db, account).await?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -302,36 +303,10 @@ impl IdentityService {
         tenant_id: Uuid,
         new: NewUser,
     ) -> AppResult<user::Model> {
-        let name = check_name(&new.name)?;
-        let email = normalize_email("email", &new.email)?;
-        let phone = check_phone(&new.phone)?;
-        passwords::check_new("password", &new.password)?;
-        let role = new
-            .role
-            .ok_or_else(|| AppError::invalid("role", "is required"))?;
         self.check_organization(tenant_id, new.organization_id)
             .await?;
-        let password = new.password.clone();
-        let password_hash = tokio::task::spawn_blocking(move || passwords::hash(&password))
-            .await
-            .map_err(AppError::internal)??;
-        let now = self.clock.now();
-        let user = user::Model {
-            id: Uuid::now_v7(),
-            tenant_id,
-            organization_id: new.organization_id,
-            name,
-            email,
-            password_hash,
-            phone,
-            role: role.as_str().into(),
-            active: true,
-            last_login_at: None,
-            password_changed_at: now,
-            profile: "{}".into(),
-            created_at: now,
-            updated_at: now,
-        };
+        let user = new_account(tenant_id, new, self.clock.now()).await?;
+        let now = user.created_at;
         let tx = self.db.begin().await?;
         let user = store::insert_user(&tx, user)
             .await
@@ -562,7 +537,6 @@ pub async fn bootstrap_admin(
     if let Some(existing) = store::user_by_email(db, &email).await? {
         return Ok((existing, false));
     }
-    passwords::check_new("password", &admin.password)?;
     let now = clock.now();
     let tenant = match store::tenant_by_slug(db, tenant_slug).await? {
         Some(tenant) => tenant,
@@ -580,31 +554,53 @@ pub async fn bootstrap_admin(
             .await?
         }
     };
-    let password = admin.password.clone();
+    let account = new_account(
+        tenant.id,
+        NewUser {
+            role: Some(Role::Admin),
+            organization_id: None,
+            ..admin
+        },
+        now,
+    )
+    .await?;
+    let user = store::insert_user(db, account).await?;
+    Ok((user, true))
+}
+
+/// A new, active account: every field checked, the password hashed (off the async threads).
+pub async fn new_account(
+    tenant_id: Uuid,
+    new: NewUser,
+    now: DateTime<Utc>,
+) -> AppResult<user::Model> {
+    let name = check_name(&new.name)?;
+    let email = normalize_email("email", &new.email)?;
+    let phone = check_phone(&new.phone)?;
+    passwords::check_new("password", &new.password)?;
+    let role = new
+        .role
+        .ok_or_else(|| AppError::invalid("role", "is required"))?;
+    let password = new.password;
     let password_hash = tokio::task::spawn_blocking(move || passwords::hash(&password))
         .await
         .map_err(AppError::internal)??;
-    let user = store::insert_user(
-        db,
-        user::Model {
-            id: Uuid::now_v7(),
-            tenant_id: tenant.id,
-            organization_id: None,
-            name: check_name(&admin.name)?,
-            email,
-            password_hash,
-            phone: check_phone(&admin.phone)?,
-            role: Role::Admin.as_str().into(),
-            active: true,
-            last_login_at: None,
-            password_changed_at: now,
-            profile: "{}".into(),
-            created_at: now,
-            updated_at: now,
-        },
-    )
-    .await?;
-    Ok((user, true))
+    Ok(user::Model {
+        id: Uuid::now_v7(),
+        tenant_id,
+        organization_id: new.organization_id,
+        name,
+        email,
+        password_hash,
+        phone,
+        role: role.as_str().into(),
+        active: true,
+        last_login_at: None,
+        password_changed_at: now,
+        profile: "{}".into(),
+        created_at: now,
+        updated_at: now,
+    })
 }
 
 #[cfg(test)]
