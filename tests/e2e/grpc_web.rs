@@ -5,7 +5,7 @@ use base64::Engine;
 use kasi_fiber::proto::v1::{CreatePonRequest, GetPonRequest, Pon};
 use prost::Message;
 
-use crate::harness::{TestServer, backend_sets};
+use crate::harness::{FetchJson, TestServer, backend_sets};
 use crate::pons_grpc::{client_as, sample_pon};
 
 /// A length-prefixed message frame (flag 0).
@@ -120,12 +120,8 @@ async fn grpc_web_binary_and_text_return_the_same_pon_as_grpc_and_rest() {
         // The same PON over REST.
         let rest: serde_json::Value = http1
             .get(server.url(&format!("/v1/pons/{}", created.id)))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         assert_eq!(rest["id"], created.id.as_str());
         assert_eq!(rest["pon_code"], "PON-WEB");
         assert_eq!(rest["fiber_count"], created.fiber_count);

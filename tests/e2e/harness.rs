@@ -180,6 +180,17 @@ pub async fn test_config(backends: &Backends, data_dir: &std::path::Path) -> Con
     config
 }
 
+/// Sends a request and reads its JSON answer (whatever the status).
+pub trait FetchJson {
+    async fn fetch_json(self) -> serde_json::Value;
+}
+
+impl FetchJson for reqwest::RequestBuilder {
+    async fn fetch_json(self) -> serde_json::Value {
+        self.send().await.unwrap().json().await.unwrap()
+    }
+}
+
 /// The password of every account the tests create.
 pub const TEST_PASSWORD: &str = "Test-Password-1";
 

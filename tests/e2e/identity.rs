@@ -11,7 +11,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Backends, Bearer, TEST_PASSWORD, TestServer, backend_sets, status_and_body, unique_name,
+    Backends, Bearer, FetchJson, TEST_PASSWORD, TestServer, backend_sets, status_and_body,
+    unique_name,
 };
 
 const SECRET: &str = "identity-test-secret";
@@ -73,23 +74,15 @@ async fn register_login_and_me_over_rest_and_grpc() {
         let me_bearer: Value = server
             .http_as(&token)
             .get(server.url("/v1/auth/me"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         assert_eq!(me_bearer["name"], "Thandi PM");
         assert!(me_bearer["last_login_at"].is_string());
         let me_legacy: Value = http
             .get(server.url("/v1/auth/me"))
             .header("x-auth-token", &token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         assert_eq!(me_legacy["id"], me_bearer["id"]);
         let mut grpc =
             AuthServiceClient::with_interceptor(server.channel().await, Bearer::new(&token));
@@ -112,12 +105,8 @@ async fn bad_tokens_get_401_without_detail_and_x_role_is_ignored() {
         let me: Value = server
             .http_as(&admin_token)
             .get(server.url("/v1/auth/me"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         let now = chrono::Utc::now().timestamp();
         let claims = |exp: i64| json!({"sub": me["id"], "tenant": me["tenant_id"], "role": "ADMIN", "iat": now, "exp": exp});
         let good = forged(SECRET, claims(now + 600));
@@ -220,12 +209,8 @@ async fn failed_logins_look_alike_and_are_rate_limited() {
         let me: Value = server
             .http_as(&admin)
             .get(server.url("/v1/auth/me"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         let email = me["email"].as_str().unwrap();
         let http = reqwest::Client::new();
         let attempt = |email: String, password: &'static str| {
@@ -285,14 +270,7 @@ async fn deactivation_and_password_changes_revoke_tokens_at_once() {
         let admin = server.http_as(&admin_token);
         let site_token = server.user_token(&admin_token, "ROLE_SITE").await;
         let site = server.http_as(&site_token);
-        let me: Value = site
-            .get(server.url("/v1/auth/me"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let me: Value = site.get(server.url("/v1/auth/me")).fetch_json().await;
         let id = me["id"].as_str().unwrap();
         let email = me["email"].as_str().unwrap();
 
@@ -440,14 +418,7 @@ async fn users_cannot_raise_themselves_or_edit_others() {
         let server = start(&backends).await;
         let admin_token = server.admin_token().await;
         let site = server.http_as(&server.user_token(&admin_token, "ROLE_SITE").await);
-        let me: Value = site
-            .get(server.url("/v1/auth/me"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let me: Value = site.get(server.url("/v1/auth/me")).fetch_json().await;
         let id = me["id"].as_str().unwrap();
         for body in [
             json!({"role": "ROLE_ADMIN"}),
@@ -465,12 +436,8 @@ async fn users_cannot_raise_themselves_or_edit_others() {
         let renamed: Value = site
             .patch(server.url(&format!("/v1/users/{id}")))
             .json(&json!({"name": "Sipho Site", "profile": {"department": "Civils", "experience": 4}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         assert_eq!(renamed["name"], "Sipho Site");
         assert_eq!(renamed["profile"]["department"], "Civils");
         assert_eq!(renamed["role"], "ROLE_SITE");
@@ -478,12 +445,8 @@ async fn users_cannot_raise_themselves_or_edit_others() {
         let admin: Value = server
             .http_as(&admin_token)
             .get(server.url("/v1/auth/me"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         let other = site
             .patch(server.url(&format!("/v1/users/{}", admin["id"].as_str().unwrap())))
             .json(&json!({"name": "Hacked"}))
@@ -526,12 +489,8 @@ async fn tenants_are_isolated() {
         let pon: Value = alpha
             .post(server.url("/v1/pons"))
             .json(&json!({"pon_code": "PON-001", "name": "Alpha PON", "fiber_count": 12}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         let pon_id = pon["id"].as_str().unwrap().to_string();
         // The same business code is free in the other tenant.
         let beta_pon = beta
@@ -548,12 +507,8 @@ async fn tenants_are_isolated() {
         let user: Value = alpha
             .post(server.url("/v1/users"))
             .json(&json!({"name": "Alpha PM", "email": format!("{}@alpha.test", unique_name("pm")), "password": TEST_PASSWORD, "role": "ROLE_PM"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         let user_id = user["id"].as_str().unwrap().to_string();
 
         let attempts = [
@@ -604,14 +559,7 @@ async fn tenants_are_isolated() {
             "{attempts:?} ({})",
             backends.label()
         );
-        let beta_pons: Value = beta
-            .get(server.url("/v1/pons"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let beta_pons: Value = beta.get(server.url("/v1/pons")).fetch_json().await;
         assert!(
             beta_pons["pons"]
                 .as_array()
@@ -619,14 +567,7 @@ async fn tenants_are_isolated() {
                 .iter()
                 .all(|p| p["name"] == "Beta PON")
         );
-        let beta_users: Value = beta
-            .get(server.url("/v1/users"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let beta_users: Value = beta.get(server.url("/v1/users")).fetch_json().await;
         assert!(
             beta_users["users"]
                 .as_array()
@@ -639,12 +580,8 @@ async fn tenants_are_isolated() {
         let alpha_org: Value = alpha
             .post(server.url("/v1/organizations"))
             .json(&json!({"name": "Alpha Civils", "type": "ORGANIZATION_TYPE_CIVIL"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         let org_id = alpha_org["id"].as_str().unwrap();
         let (status, body) = status_and_body(
             beta.post(server.url("/v1/users"))
@@ -660,21 +597,13 @@ async fn tenants_are_isolated() {
         // Alpha's records are untouched.
         let still: Value = alpha
             .get(server.url(&format!("/v1/pons/{pon_id}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         assert_eq!(still["name"], "Alpha PON");
         let still_user: Value = alpha
             .get(server.url(&format!("/v1/users/{user_id}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         assert_eq!(still_user["active"], true);
         assert_eq!(still_user["role"], "ROLE_PM");
         server.stop().await;
@@ -693,12 +622,8 @@ async fn audit_entries_are_listed_for_admins_and_auditors() {
         let pm: Value = server
             .http_as(&pm_token)
             .get(server.url("/v1/auth/me"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         let pm_id = pm["id"].as_str().unwrap();
         admin
             .post(server.url(&format!("/v1/users/{pm_id}:setRole")))
@@ -711,12 +636,8 @@ async fn audit_entries_are_listed_for_admins_and_auditors() {
             .get(server.url(&format!(
                 "/v1/audit-entries?resource_type=user&resource_id={pm_id}"
             )))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         let entries = listed["entries"].as_array().unwrap();
         let actions: Vec<&str> = entries
             .iter()
@@ -738,12 +659,8 @@ async fn audit_entries_are_listed_for_admins_and_auditors() {
 
         let page: Value = admin
             .get(server.url("/v1/audit-entries?page_size=1&action=create"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         assert_eq!(page["entries"].as_array().unwrap().len(), 1);
         assert!(!page["next_page_token"].as_str().unwrap().is_empty());
 
@@ -760,12 +677,8 @@ async fn audit_entries_are_listed_for_admins_and_auditors() {
         let other_tenant = server.http_as(&server.admin_token_in("gamma").await);
         let theirs: Value = other_tenant
             .get(server.url(&format!("/v1/audit-entries?resource_id={pm_id}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         assert!(
             theirs["entries"].as_array().unwrap().is_empty(),
             "another tenant sees nothing"

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{Backends, TestServer, backend_sets, unique_name};
+use crate::harness::{Backends, FetchJson, TestServer, backend_sets, unique_name};
 
 /// Replaces the values that differ per run (ids, times, tokens) with placeholders.
 fn redact(value: &Value) -> Value {
@@ -119,12 +119,8 @@ async fn legacy_auth_routes_keep_the_express_shapes() {
         let response: Value = http
             .post(server.url("/api/auth/login"))
             .json(&json!({"email": email, "password": "password123"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         assert_eq!(
             redact(&response),
             json!({"token": "<jwt>", "user": {"id": "<id>", "name": "John Doe", "email": email, "role": "project_manager", "lastLogin": "<date>"}})
@@ -233,12 +229,8 @@ async fn legacy_user_routes_keep_the_express_shapes() {
         let me: Value = http
             .get(server.url("/api/auth/user"))
             .header("x-auth-token", &site_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         let id = me["_id"].as_str().unwrap();
         let (status, body) = call(as_site(http.get(server.url("/api/users/not-an-id")))).await;
         assert_eq!(
@@ -275,12 +267,8 @@ async fn legacy_user_routes_keep_the_express_shapes() {
         let admin_me: Value = http
             .get(server.url("/api/auth/user"))
             .bearer_auth(&admin_token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         let (status, body) = call(
             as_site(
                 http.put(server.url(&format!("/api/users/{}", admin_me["_id"].as_str().unwrap()))),

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::harness::{TestServer, backend_sets};
+use crate::harness::{FetchJson, TestServer, backend_sets};
 
 fn new_pon(code: &str) -> Value {
     json!({
@@ -22,14 +22,7 @@ fn new_pon(code: &str) -> Value {
 }
 
 async fn count_pons(http: &reqwest::Client, server: &TestServer) -> usize {
-    let body: Value = http
-        .get(server.url("/v1/pons"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = http.get(server.url("/v1/pons")).fetch_json().await;
     body["pons"].as_array().unwrap().len()
 }
 
@@ -65,24 +58,16 @@ async fn rest_crud_with_proto3_json() {
 
         let fetched: Value = http
             .get(server.url(&format!("/v1/pons/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         assert_eq!(fetched, created);
 
         // PATCH without update_mask changes exactly the fields in the body.
         let patched: Value = http
             .patch(server.url(&format!("/v1/pons/{id}")))
             .json(&json!({"name": "Orlando West", "progress": 40}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         assert_eq!(patched["name"], "Orlando West");
         assert_eq!(patched["progress"], 40);
         assert_eq!(patched["fiber_count"], 24);
@@ -92,12 +77,8 @@ async fn rest_crud_with_proto3_json() {
         let masked: Value = http
             .patch(server.url(&format!("/v1/pons/{id}?update_mask=notes")))
             .json(&json!({"name": "ignored", "notes": "trench 40% done"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         assert_eq!(masked["name"], "Orlando West");
         assert_eq!(masked["notes"], "trench 40% done");
 
@@ -112,12 +93,8 @@ async fn rest_crud_with_proto3_json() {
             .unwrap();
         let testing: Value = http
             .get(server.url("/v1/pons?status=testing&ward=Ward%207"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         let codes: Vec<&str> = testing["pons"]
             .as_array()
             .unwrap()
@@ -127,23 +104,15 @@ async fn rest_crud_with_proto3_json() {
         assert_eq!(codes, ["PON-101"]);
         let first_page: Value = http
             .get(server.url("/v1/pons?page_size=1"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         assert_eq!(first_page["pons"].as_array().unwrap().len(), 1);
         let token = first_page["next_page_token"].as_str().unwrap();
         assert!(!token.is_empty());
         let second_page: Value = http
             .get(server.url(&format!("/v1/pons?page_size=1&page_token={token}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         assert_eq!(second_page["pons"][0]["pon_code"], "PON-101");
 
         let deleted = http
@@ -416,12 +385,8 @@ async fn rest_bad_input_is_rejected_naming_the_field_and_writes_nothing() {
         let created: Value = http
             .post(server.url("/v1/pons"))
             .json(&new_pon("PON-OK"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         let id = created["id"].as_str().unwrap();
         let refused = http
             .patch(server.url(&format!("/v1/pons/{id}")))
@@ -432,12 +397,8 @@ async fn rest_bad_input_is_rejected_naming_the_field_and_writes_nothing() {
         assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
         let after: Value = http
             .get(server.url(&format!("/v1/pons/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         assert_eq!(after, created, "a refused update leaves the PON as it was");
         let sla_refused = http
             .patch(server.url(&format!("/v1/pons/{id}")))

@@ -7,7 +7,8 @@ use std::time::Duration;
 use tokio::process::{Child, Command};
 
 use crate::harness::{
-    Backends, TEST_PASSWORD, TestServer, backend_sets, drop_database, fresh_database, real_services,
+    Backends, FetchJson, TEST_PASSWORD, TestServer, backend_sets, drop_database, fresh_database,
+    real_services,
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_kasi-fiber");
@@ -90,12 +91,8 @@ async fn login(http: &reqwest::Client, port: u16) -> String {
     let body: serde_json::Value = http
         .post(format!("http://127.0.0.1:{port}/v1/auth/login"))
         .json(&serde_json::json!({"email": "ops@example.test", "password": TEST_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     body["token"].as_str().unwrap().to_string()
 }
 
@@ -191,12 +188,8 @@ async fn sigterm_drains_an_in_flight_request_then_exits() {
     let list: serde_json::Value = http
         .get(format!("http://127.0.0.1:{port}/v1/pons"))
         .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fetch_json()
+        .await;
     assert_eq!(list["pons"][0]["pon_code"], "PON-DRAIN");
     again.kill().await.unwrap();
 }
@@ -257,12 +250,8 @@ async fn postgis_point_follows_lat_lng() {
         let created: serde_json::Value = http
             .post(server.url("/v1/pons"))
             .json(&serde_json::json!({"pon_code": "PON-GIS", "name": "Geo", "fiber_count": 2, "lat": -26.1, "lng": 28.05}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .fetch_json()
+            .await;
         use sea_orm::{ConnectionTrait, Database, Statement};
         let db = Database::connect(server.config.database.database_url.clone().unwrap())
             .await

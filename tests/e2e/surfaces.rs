@@ -11,7 +11,9 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
-use crate::harness::{Backends, TcpProxy, TestServer, real_services, redirect_url, socket_addr_of};
+use crate::harness::{
+    Backends, FetchJson, TcpProxy, TestServer, real_services, redirect_url, socket_addr_of,
+};
 
 #[tokio::test]
 async fn reflection_lists_every_service() {
@@ -343,14 +345,7 @@ async fn readyz_reports_every_dependency_on_embedded_backends() {
     assert_eq!(body["checks"]["cache"]["backend"], "memory");
     assert_eq!(body["checks"]["object_store"]["backend"], "local");
     assert_eq!(body["checks"]["mail"]["backend"], "outbox");
-    let healthz: Value = http
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let healthz: Value = http.get(server.url("/healthz")).fetch_json().await;
     assert_eq!(healthz, serde_json::json!({"ok": true}));
     server.stop().await;
 }
