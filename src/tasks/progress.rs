@@ -2,7 +2,9 @@
 //! task change: cancelled tasks leave the denominator, a manual `testing` or `maintenance` stays.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+};
 use uuid::Uuid;
 
 use super::model::{self, Status};
@@ -36,7 +38,9 @@ pub fn derived_status(current: PonStatus, progress: i32) -> PonStatus {
     }
 }
 
-/// Recomputes and stores the progress of PON `pon_id` of `tenant_id`.
+/// Recomputes and stores the progress of PON `pon_id` of `tenant_id`. The PON row is locked
+/// first (PostgreSQL), so concurrent task changes of one PON recompute one after the other and
+/// the last one sees every committed task.
 pub async fn recompute(
     db: &impl ConnectionTrait,
     tenant_id: Uuid,
@@ -45,6 +49,7 @@ pub async fn recompute(
 ) -> AppResult<()> {
     let Some(row) = pon::Entity::find_by_id(pon_id)
         .filter(pon::Column::TenantId.eq(tenant_id))
+        .lock_exclusive()
         .one(db)
         .await?
     else {

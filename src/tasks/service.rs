@@ -307,7 +307,8 @@ impl TaskService {
     }
 
     /// The open tasks routed to `organization_id` through its assignments (same PON, or a PON in
-    /// the assignment's ward, and the same step), by SLA due time then due date, unset last.
+    /// the assignment's ward, and the same step) and not given to another organization, by SLA
+    /// due time then due date, unset last.
     pub async fn work_queue(
         &self,
         ctx: &RequestContext,
@@ -376,6 +377,11 @@ impl TaskService {
             .filter(model::Column::TenantId.eq(tenant))
             .filter(model::Column::Status.is_in(open))
             .filter(routes)
+            .filter(
+                Condition::any()
+                    .add(model::Column::OrganizationId.is_null())
+                    .add(model::Column::OrganizationId.eq(organization_id)),
+            )
             .all(&self.db)
             .await?;
         tasks.sort_by_key(|task| {

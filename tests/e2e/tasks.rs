@@ -15,7 +15,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
-use crate::harness::{TestServer, backend_sets, status_and_body, unique_name};
+use crate::harness::{TEST_PASSWORD, TestServer, backend_sets, status_and_body, unique_name};
 
 async fn call(request: RequestBuilder) -> (StatusCode, Value) {
     status_and_body(request.send().await.unwrap()).await
@@ -153,6 +153,18 @@ async fn tasks_crud_over_rest() {
 
         let (status, _) = call(http.delete(server.url(&format!("/v1/tasks/{id}")))).await;
         assert_eq!(status, StatusCode::OK);
+        let audit = ok(http.get(server.url(&format!(
+            "/v1/audit-entries?resource_type=task&resource_id={id}"
+        ))))
+        .await;
+        let mut actions: Vec<&str> = audit["entries"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no entries in {audit}"))
+            .iter()
+            .map(|entry| entry["action"].as_str().unwrap())
+            .collect();
+        actions.sort();
+        assert_eq!(actions, ["create", "delete", "update"]);
         let (status, _) = call(http.get(server.url(&format!("/v1/tasks/{id}")))).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
 
@@ -878,6 +890,82 @@ async fn work_queue_routes_by_pon_and_ward_and_step() {
             StatusCode::NOT_FOUND,
             "another tenant's organization"
         );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn smme_users_see_only_their_organization_tasks_and_queue() {
+    for backends in backend_sets() {
+        let server = TestServer::start(&backends).await;
+        let admin_token = server.admin_token().await;
+        let http = server.http_as(&admin_token);
+        let ward = unique_name("Ward");
+        let pon_id = new_pon(&server, &http, &ward).await;
+        let organization = |name: &str| {
+            http.post(server.url("/v1/organizations"))
+                .json(&json!({"name": name, "type": "Civil"}))
+        };
+        let own = id_of(&ok(organization("Own")).await);
+        let other = id_of(&ok(organization("Other")).await);
+        ok(http
+            .post(server.url("/v1/assignments"))
+            .json(&json!({"organization_id": own, "ward": ward, "step_type": "CAC"})))
+        .await;
+        let mine = id_of(
+            &new_task(
+                &server,
+                &http,
+                json!({"pon_id": pon_id, "title": "Mine", "step": "CAC", "organization_id": own}),
+            )
+            .await,
+        );
+        let theirs = id_of(&new_task(&server, &http, json!({"pon_id": pon_id, "title": "Theirs", "step": "CAC", "organization_id": other})).await);
+        let email = format!("{}@smme.test", unique_name("smme"));
+        ok(http.post(server.url("/v1/users")).json(&json!({
+            "name": "Own SMME", "email": email, "password": TEST_PASSWORD,
+            "role": "ROLE_SMME", "organization_id": own,
+        })))
+        .await;
+        let smme = server.http_as(&server.login(&email, TEST_PASSWORD).await);
+        let listed = ok(smme.get(server.url("/v1/tasks"))).await;
+        let listed: Vec<String> = listed["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(id_of)
+            .collect();
+        assert_eq!(listed, [mine.as_str()]);
+        ok(smme.get(server.url(&format!("/v1/tasks/{mine}")))).await;
+        let (status, _) = call(smme.get(server.url(&format!("/v1/tasks/{theirs}")))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = call(
+            smme.post(server.url(&format!("/v1/tasks/{mine}/transition")))
+                .json(&json!({"status": "cancelled"})),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "SMME users do not change tasks"
+        );
+
+        let queue = ok(smme.get(server.url("/work-queue")).header("x-org-id", &own)).await;
+        let queued: Vec<String> = queue.as_array().unwrap().iter().map(id_of).collect();
+        assert_eq!(
+            queued,
+            [mine.as_str()],
+            "routed by ward and step, not another organization's"
+        );
+        let (status, _) = call(
+            smme.get(server.url("/work-queue"))
+                .header("x-org-id", &other),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "not its own organization");
+        let (status, _) =
+            call(smme.get(server.url(&format!("/v1/work-queue?organization_id={other}")))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
         server.stop().await;
     }
 }
