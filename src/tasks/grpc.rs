@@ -25,7 +25,7 @@ impl TaskGrpc {
 }
 
 /// A status name; empty is None.
-pub fn parse_status(bad: &mut Violations, field: &str, text: &str) -> Option<TaskStatus> {
+fn parse_status(bad: &mut Violations, field: &str, text: &str) -> Option<TaskStatus> {
     let text = text.trim();
     if text.is_empty() {
         return None;
@@ -43,7 +43,7 @@ pub fn parse_status(bad: &mut Violations, field: &str, text: &str) -> Option<Tas
 }
 
 /// An optional protobuf timestamp as a time.
-pub fn moment(
+fn moment(
     bad: &mut Violations,
     field: &str,
     value: Option<prost_types::Timestamp>,
@@ -85,7 +85,7 @@ fn task_draft(message: &v1::Task) -> Result<TaskDraft, AppError> {
     bad.finish(draft)
 }
 
-pub fn task_to_proto(row: &model::Model) -> v1::Task {
+fn task_to_proto(row: &model::Model) -> v1::Task {
     v1::Task {
         id: row.id.to_string(),
         pon_id: row.pon_id.to_string(),

@@ -219,6 +219,12 @@ impl TaskService {
         draft: TaskDraft,
         mask: &[String],
     ) -> AppResult<model::Model> {
+        if mask.iter().any(|path| path == "status") {
+            return Err(AppError::invalid(
+                "update_mask",
+                "the status changes through TransitionTask (POST /v1/tasks/{id}/transition)",
+            ));
+        }
         let fields = fieldmask::resolve(mask, TASK_FIELDS, NAME)?;
         let before = self.get(ctx, id).await?;
         let mut row = before.clone();

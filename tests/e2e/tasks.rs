@@ -150,6 +150,10 @@ async fn tasks_crud_over_rest() {
         .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(fields(&body), ["update_mask"]);
+        assert!(
+            body["detail"].as_str().unwrap().contains("TransitionTask"),
+            "{body}"
+        );
 
         let (status, _) = call(http.delete(server.url(&format!("/v1/tasks/{id}")))).await;
         assert_eq!(status, StatusCode::OK);
@@ -377,6 +381,32 @@ async fn sla_due_time_is_fixed_at_the_start_and_breach_decided_at_completion() {
         assert_eq!(
             time_of(&body, "sla_due_at") - time_of(&body, "started_at"),
             Duration::minutes(4320)
+        );
+
+        // The organization's active contract, by the task's priority (medium is P3).
+        let organization = id_of(
+            &ok(http
+                .post(server.url("/v1/organizations"))
+                .json(&json!({"name": "Contracted", "type": "Civil"})))
+            .await,
+        );
+        ok(http.post(server.url("/v1/contracts")).json(&json!({
+            "organization_id": organization, "scope_type": "Civil", "sla_p3_min": 90
+        })))
+        .await;
+        let id = id_of(
+            &new_task(
+                &server,
+                &http,
+                json!({"pon_id": pon_id, "title": "Contracted", "step": "Permissions",
+                       "organization_id": organization}),
+            )
+            .await,
+        );
+        let body = moved(&server, &http, &id, "in_progress").await;
+        assert_eq!(
+            time_of(&body, "sla_due_at") - time_of(&body, "started_at"),
+            Duration::minutes(90)
         );
 
         // Explicit times are validated.
