@@ -15,7 +15,14 @@ use reqwest::{RequestBuilder, StatusCode};
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
-use crate::harness::{TEST_PASSWORD, TestServer, backend_sets, status_and_body, unique_name};
+use kasi_fiber::proto::v1::task_service_client::TaskServiceClient;
+use kasi_fiber::proto::v1::{CreateTaskRequest, Task, TransitionTaskRequest};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+use crate::harness::{
+    Bearer, TEST_PASSWORD, TestServer, backend_sets, status_and_body, unique_name,
+};
 
 async fn call(request: RequestBuilder) -> (StatusCode, Value) {
     status_and_body(request.send().await.unwrap()).await
@@ -996,6 +1003,65 @@ async fn smme_users_see_only_their_organization_tasks_and_queue() {
         let (status, _) =
             call(smme.get(server.url(&format!("/v1/work-queue?organization_id={other}")))).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn grpc_clients_get_the_status_codes_and_field_details() {
+    for backends in backend_sets() {
+        let server = TestServer::start(&backends).await;
+        let token = server.admin_token().await;
+        let pon_id = new_pon(&server, &server.http_as(&token), "Ward 9").await;
+        let mut grpc =
+            TaskServiceClient::with_interceptor(server.channel().await, Bearer::new(&token));
+        let created = grpc
+            .create_task(CreateTaskRequest {
+                task: Some(Task {
+                    pon_id: pon_id.clone(),
+                    title: "Over gRPC".into(),
+                    step: "installation".into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(created.status, "pending");
+        let status = grpc
+            .transition_task(TransitionTaskRequest {
+                id: created.id.clone(),
+                status: "completed".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert!(
+            status.message().contains("`pending` to `completed`"),
+            "{status:?}"
+        );
+        let status = grpc
+            .create_task(CreateTaskRequest {
+                task: Some(Task {
+                    pon_id: "nope".into(),
+                    title: "Bad".into(),
+                    step: "digging".into(),
+                    estimated_hours: Some(-2.0),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let fields: Vec<String> = status
+            .get_details_bad_request()
+            .unwrap()
+            .field_violations
+            .into_iter()
+            .map(|violation| violation.field)
+            .collect();
+        assert_eq!(fields, ["task.pon_id"], "conversion problems come first");
         server.stop().await;
     }
 }
