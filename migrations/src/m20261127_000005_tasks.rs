@@ -20,6 +20,18 @@ enum Pons {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
+enum Organizations {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum Users {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
 enum Tasks {
     Table,
     Id,
@@ -86,6 +98,19 @@ fn moment(col: Tasks) -> ColumnDef {
         .to_owned()
 }
 
+/// `tasks.<col>` → `<table>.<id>`, set to NULL when that row is deleted.
+fn forget_deleted(
+    col: Tasks,
+    table: impl IntoTableRef,
+    id: impl IntoIden,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(Tasks::Table, col)
+        .to(table, id)
+        .on_delete(ForeignKeyAction::SetNull)
+        .to_owned()
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -123,7 +148,8 @@ impl MigrationTrait for Migration {
                     )
                     // The status a task on hold came from.
                     .col(ColumnDef::new(Tasks::HeldFrom).string().null())
-                    // Checked against the tenant's users and organizations by the service.
+                    // Checked against the tenant's users and organizations by the service; the
+                    // keys below only forget a deleted one.
                     .col(ColumnDef::new(Tasks::AssigneeId).uuid().null())
                     .col(ColumnDef::new(Tasks::OrganizationId).uuid().null())
                     .col(ColumnDef::new(Tasks::CreatedBy).uuid().null())
@@ -185,6 +211,21 @@ impl MigrationTrait for Migration {
                             .to(Pons::Table, (Pons::TenantId, Pons::Id))
                             .on_delete(ForeignKeyAction::Cascade),
                     )
+                    .foreign_key(&mut forget_deleted(
+                        Tasks::AssigneeId,
+                        Users::Table,
+                        Users::Id,
+                    ))
+                    .foreign_key(&mut forget_deleted(
+                        Tasks::OrganizationId,
+                        Organizations::Table,
+                        Organizations::Id,
+                    ))
+                    .foreign_key(&mut forget_deleted(
+                        Tasks::CreatedBy,
+                        Users::Table,
+                        Users::Id,
+                    ))
                     .to_owned(),
             )
             .await?;

@@ -1003,6 +1003,11 @@ async fn smme_users_see_only_their_organization_tasks_and_queue() {
         let (status, _) =
             call(smme.get(server.url(&format!("/v1/work-queue?organization_id={other}")))).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // A deleted organization is forgotten by its tasks.
+        ok(http.delete(server.url(&format!("/v1/organizations/{other}")))).await;
+        let task = ok(http.get(server.url(&format!("/v1/tasks/{theirs}")))).await;
+        assert_eq!(task["organization_id"], "");
         server.stop().await;
     }
 }
