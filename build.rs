@@ -8,6 +8,7 @@ const PROTOS: &[&str] = &[
     "proto/kasi/fiber/v1/identity.proto",
     "proto/kasi/fiber/v1/audit.proto",
     "proto/kasi/fiber/v1/organizations.proto",
+    "proto/kasi/fiber/v1/tasks.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

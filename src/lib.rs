@@ -19,4 +19,5 @@ pub mod proto;
 pub mod ratelimit;
 pub mod server;
 pub mod storage;
+pub mod tasks;
 pub mod telemetry;

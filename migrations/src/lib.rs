@@ -7,6 +7,7 @@ mod m20261127_000001_enable_postgis;
 mod m20261127_000002_create_pons;
 mod m20261127_000003_identity;
 mod m20261127_000004_contracts_assignments;
+mod m20261127_000005_tasks;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_create_pons::Migration),
             Box::new(m20261127_000003_identity::Migration),
             Box::new(m20261127_000004_contracts_assignments::Migration),
+            Box::new(m20261127_000005_tasks::Migration),
         ]
     }
 }

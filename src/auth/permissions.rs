@@ -17,6 +17,7 @@ const ANY_ROLE: &[Role] = &Role::ALL;
 const ADMIN: &[Role] = &[Role::Admin];
 const ADMIN_PM: &[Role] = &[Role::Admin, Role::Pm];
 const ADMIN_AUDITOR: &[Role] = &[Role::Admin, Role::Auditor];
+const ADMIN_PM_SITE: &[Role] = &[Role::Admin, Role::Pm, Role::Site];
 
 /// `package.Service/Method` → access.
 const TABLE: &[(&str, Access)] = &[
@@ -131,6 +132,32 @@ const TABLE: &[(&str, Access)] = &[
     (
         "kasi.fiber.v1.AssignmentService/DeleteAssignment",
         Access::Roles(ADMIN_PM),
+    ),
+    // Every role reads tasks; the service shows SMME users only their own organization's.
+    (
+        "kasi.fiber.v1.TaskService/CreateTask",
+        Access::Roles(ADMIN_PM_SITE),
+    ),
+    ("kasi.fiber.v1.TaskService/GetTask", Access::Roles(ANY_ROLE)),
+    (
+        "kasi.fiber.v1.TaskService/ListTasks",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.TaskService/UpdateTask",
+        Access::Roles(ADMIN_PM_SITE),
+    ),
+    (
+        "kasi.fiber.v1.TaskService/DeleteTask",
+        Access::Roles(ADMIN_PM_SITE),
+    ),
+    (
+        "kasi.fiber.v1.TaskService/TransitionTask",
+        Access::Roles(ADMIN_PM_SITE),
+    ),
+    (
+        "kasi.fiber.v1.TaskService/ListWorkQueue",
+        Access::Roles(ANY_ROLE),
     ),
 ];
 

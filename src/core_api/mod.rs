@@ -3,6 +3,7 @@
 //! services and checked against the same permission table as the gRPC methods.
 
 mod contracts;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, patch, post};
 use http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -18,12 +19,14 @@ use serde_json::{Value, json};
 use crate::auth::guard::Guard;
 use crate::error::{AppError, http_status_for};
 use crate::organizations::OrganizationsService;
+use crate::tasks::TaskService;
 
 /// What the handlers call.
 #[derive(Clone)]
 pub struct CoreApi {
     pub guard: Arc<Guard>,
     pub organizations: Arc<OrganizationsService>,
+    pub tasks: Arc<TaskService>,
 }
 
 /// The core-API routes. Sets no fallback: it is merged in front of the REST transcoder.
@@ -37,6 +40,9 @@ pub fn router(state: CoreApi) -> axum::Router {
             "/assignments",
             post(contracts::create_assignment).fallback(method_not_allowed),
         )
+        .route("/tasks/{task_id}", patch(tasks::update_task))
+        .route("/tasks/work-queue", get(tasks::work_queue))
+        .route("/work-queue", get(tasks::work_queue))
         .with_state(state)
 }
 
@@ -68,6 +74,14 @@ impl Failure {
         Failure {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             detail: detail.into(),
+        }
+    }
+
+    /// The old `404 {"detail": "Not found"}`.
+    fn not_found() -> Self {
+        Failure {
+            status: StatusCode::NOT_FOUND,
+            detail: "Not found".into(),
         }
     }
 

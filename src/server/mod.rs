@@ -42,10 +42,12 @@ use crate::proto::v1::auth_service_server::AuthServiceServer;
 use crate::proto::v1::contract_service_server::ContractServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::pon_service_server::PonServiceServer;
+use crate::proto::v1::task_service_server::TaskServiceServer;
 use crate::proto::v1::user_service_server::UserServiceServer;
 use crate::proto::{self};
 use crate::ratelimit::RateLimiter;
 use crate::storage::Storage;
+use crate::tasks::{PhotoEvidenceGate, TaskService, grpc::TaskGrpc};
 use readiness::Readiness;
 use tonic::server::NamedService;
 use tonic::service::RoutesBuilder;
@@ -116,6 +118,11 @@ impl App {
         });
         let organizations = Arc::new(OrganizationsService::new(storage.db.clone(), clock.clone()));
         let organizations_grpc = OrganizationsGrpc::new(organizations.clone());
+        let tasks = Arc::new(TaskService::new(
+            storage.db.clone(),
+            clock.clone(),
+            Arc::new(PhotoEvidenceGate),
+        ));
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
@@ -155,6 +162,10 @@ impl App {
             AssignmentServiceServer::new(organizations_grpc),
             limit
         ));
+        services.add(configured!(
+            TaskServiceServer::new(TaskGrpc::new(tasks.clone())),
+            limit
+        ));
         let ServiceSet {
             mut routes,
             names: service_names,
@@ -176,6 +187,7 @@ impl App {
         let core = core_api::router(CoreApi {
             guard: guard.clone(),
             organizations,
+            tasks,
         });
         // Every gRPC route (and so grpc-web and transcoded REST) passes the guard.
         let grpc = routes.routes().prepare().into_axum_router().layer(

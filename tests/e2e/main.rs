@@ -12,3 +12,4 @@ mod pons_rest;
 mod process;
 mod storage_ports;
 mod surfaces;
+mod tasks;

@@ -49,6 +49,7 @@ async fn reflection_lists_every_service() {
             "kasi.fiber.v1.ContractService",
             "kasi.fiber.v1.OrganizationService",
             "kasi.fiber.v1.PonService",
+            "kasi.fiber.v1.TaskService",
             "kasi.fiber.v1.UserService",
         ]
     );
@@ -297,6 +298,14 @@ async fn openapi_is_generated_from_the_annotations() {
             "delete",
             "AssignmentService_DeleteAssignment",
         ),
+        ("/v1/tasks", "post", "TaskService_CreateTask"),
+        ("/v1/tasks/{task.id}", "patch", "TaskService_UpdateTask"),
+        (
+            "/v1/tasks/{id}/transition",
+            "post",
+            "TaskService_TransitionTask",
+        ),
+        ("/v1/work-queue", "get", "TaskService_ListWorkQueue"),
     ] {
         assert_eq!(
             paths[path][method]["operationId"], operation,
