@@ -8,7 +8,8 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use super::model::{Equipment, Model, PonStatus};
-use super::store;
+use super::store::{self, Visibility};
+use crate::auth::Role;
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::{AppError, AppResult, FieldViolation};
@@ -121,13 +122,24 @@ impl PonService {
             updated_at: now,
         };
         apply(&mut pon, &draft, UPDATABLE_FIELDS)?;
+        if ctx.role() == Some(Role::Pm) {
+            // A project manager creates the PONs they manage (and so can see).
+            let me = ctx.user_id();
+            if pon.project_manager_id.is_some() && pon.project_manager_id != me {
+                return Err(AppError::invalid(
+                    "pon.project_manager_id",
+                    "a project manager creates PONs that they manage",
+                ));
+            }
+            pon.project_manager_id = me;
+        }
         self.finish_status_change(&mut pon, PonStatus::Planned);
         validate(&pon)?;
         store::insert(&self.db, pon).await.map_err(duplicate_code)
     }
 
     pub async fn get(&self, ctx: &RequestContext, id: Uuid) -> AppResult<Model> {
-        store::find(&self.db, ctx.tenant_id, id)
+        store::find(&self.db, ctx.tenant_id, visibility(ctx), id)
             .await?
             .ok_or_else(|| AppError::not_found(format!("PON {id} not found")))
     }
@@ -141,7 +153,15 @@ impl PonService {
     ) -> AppResult<Page<Model>> {
         let limit = paging::page_limit(page_size)?;
         let after = paging::decode_token(PAGE_KIND, page_token)?;
-        let rows = store::list(&self.db, ctx.tenant_id, filter, after, limit + 1).await?;
+        let rows = store::list(
+            &self.db,
+            ctx.tenant_id,
+            visibility(ctx),
+            filter,
+            after,
+            limit + 1,
+        )
+        .await?;
         let (items, next_page_token) = paging::into_page(PAGE_KIND, rows, limit, |pon| pon.id);
         Ok(Page {
             items,
@@ -168,6 +188,8 @@ impl PonService {
     }
 
     pub async fn delete(&self, ctx: &RequestContext, id: Uuid) -> AppResult<()> {
+        // Only a PON the caller can see can be deleted.
+        self.get(ctx, id).await?;
         if store::delete(&self.db, ctx.tenant_id, id).await? {
             Ok(())
         } else {
@@ -183,6 +205,21 @@ impl PonService {
         {
             pon.actual_end_date = Some(self.clock.now().date_naive());
         }
+    }
+}
+
+/// ADMIN, AUDITOR and NOC see every PON of the tenant; a PM those they manage; a site manager
+/// those they run; an SMME user those its organization is assigned to.
+fn visibility(ctx: &RequestContext) -> Visibility {
+    let Some(principal) = &ctx.principal else {
+        return Visibility::Nothing;
+    };
+    match (principal.role, principal.user_id, principal.organization_id) {
+        (Role::Admin | Role::Auditor | Role::Noc, _, _) => Visibility::All,
+        (Role::Pm, Some(user), _) => Visibility::ManagedBy(user),
+        (Role::Site, Some(user), _) => Visibility::SiteManagedBy(user),
+        (Role::Smme, _, Some(organization)) => Visibility::AssignedTo(organization),
+        _ => Visibility::Nothing,
     }
 }
 

@@ -1,14 +1,57 @@
-//! Queries on the `pons` table, every one scoped by tenant.
+//! Queries on the `pons` table, every one scoped by tenant and by what the caller's role
+//! may see.
 
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use uuid::Uuid;
 
 use super::model::{ActiveModel, Column, Entity, Model};
 use super::service::PonFilter;
 use crate::error::AppResult;
+use crate::organizations::model::assignment;
+
+/// Which of a tenant's PONs a caller may see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    All,
+    /// The PONs this user is project manager of.
+    ManagedBy(Uuid),
+    /// The PONs this user is site manager of.
+    SiteManagedBy(Uuid),
+    /// The PONs this organization is assigned to, by PON or by ward.
+    AssignedTo(Uuid),
+    Nothing,
+}
+
+/// The tenant's PONs that `visibility` lets through.
+fn visible(tenant_id: Uuid, visibility: Visibility) -> Select<Entity> {
+    let query = Entity::find().filter(Column::TenantId.eq(tenant_id));
+    match visibility {
+        Visibility::All => query,
+        Visibility::ManagedBy(user) => query.filter(Column::ProjectManagerId.eq(user)),
+        Visibility::SiteManagedBy(user) => query.filter(Column::SiteManagerId.eq(user)),
+        Visibility::AssignedTo(organization) => {
+            let assignments = |column: assignment::Column| {
+                Query::select()
+                    .column(column)
+                    .from(assignment::Entity)
+                    .and_where(assignment::Column::TenantId.eq(tenant_id))
+                    .and_where(assignment::Column::OrganizationId.eq(organization))
+                    .and_where(column.is_not_null())
+                    .to_owned()
+            };
+            query.filter(
+                Condition::any()
+                    .add(Column::Id.in_subquery(assignments(assignment::Column::PonId)))
+                    .add(Column::Ward.in_subquery(assignments(assignment::Column::Ward))),
+            )
+        }
+        Visibility::Nothing => query.filter(Expr::val(false)),
+    }
+}
 
 pub async fn insert(db: &DatabaseConnection, pon: Model) -> AppResult<Model> {
     let active: ActiveModel = pon.clone().into_active_model();
@@ -18,9 +61,14 @@ pub async fn insert(db: &DatabaseConnection, pon: Model) -> AppResult<Model> {
     Ok(pon)
 }
 
-pub async fn find(db: &DatabaseConnection, tenant_id: Uuid, id: Uuid) -> AppResult<Option<Model>> {
-    Ok(Entity::find_by_id(id)
-        .filter(Column::TenantId.eq(tenant_id))
+pub async fn find(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    visibility: Visibility,
+    id: Uuid,
+) -> AppResult<Option<Model>> {
+    Ok(visible(tenant_id, visibility)
+        .filter(Column::Id.eq(id))
         .one(db)
         .await?)
 }
@@ -28,11 +76,12 @@ pub async fn find(db: &DatabaseConnection, tenant_id: Uuid, id: Uuid) -> AppResu
 pub async fn list(
     db: &DatabaseConnection,
     tenant_id: Uuid,
+    visibility: Visibility,
     filter: &PonFilter,
     after: Option<Uuid>,
     limit: u64,
 ) -> AppResult<Vec<Model>> {
-    let mut query = Entity::find().filter(Column::TenantId.eq(tenant_id));
+    let mut query = visible(tenant_id, visibility);
     if let Some(status) = filter.status {
         query = query.filter(Column::Status.eq(status.as_str()));
     }

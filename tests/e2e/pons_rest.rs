@@ -412,3 +412,139 @@ async fn rest_bad_input_is_rejected_naming_the_field_and_writes_nothing() {
         server.stop().await;
     }
 }
+
+/// Each role sees its own PONs: ADMIN, AUDITOR and NOC all of the tenant, a PM those they manage,
+/// a site manager those they run, an SMME user those its organization is assigned to.
+#[tokio::test]
+async fn pons_are_scoped_by_role() {
+    for backends in backend_sets() {
+        let server = TestServer::start(&backends).await;
+        let admin_token = server.admin_token().await;
+        let admin = server.http_as(&admin_token);
+        let user = |role: &'static str| {
+            let server = &server;
+            let admin_token = admin_token.clone();
+            async move {
+                let token = server.user_token(&admin_token, role).await;
+                let me = server
+                    .http_as(&token)
+                    .get(server.url("/v1/auth/me"))
+                    .fetch_json()
+                    .await;
+                (
+                    server.http_as(&token),
+                    me["id"].as_str().unwrap().to_string(),
+                )
+            }
+        };
+        let (pm, pm_id) = user("ROLE_PM").await;
+        let (other_pm, other_pm_id) = user("ROLE_PM").await;
+        let (site, site_id) = user("ROLE_SITE").await;
+        let (auditor, _) = user("ROLE_AUDITOR").await;
+        let organization = admin
+            .post(server.url("/v1/organizations"))
+            .json(&json!({"name": "Ward 2 Stringers", "type": "ORGANIZATION_TYPE_TECHNICAL"}))
+            .fetch_json()
+            .await;
+        let organization_id = organization["id"].as_str().unwrap();
+        admin
+            .post(server.url("/v1/assignments"))
+            .json(&json!({"organization_id": organization_id, "ward": "Ward 2", "step_type": "Stringing"}))
+            .fetch_json()
+            .await;
+        let smme_token = server.user_token(&admin_token, "ROLE_SMME").await;
+        let smme_me = server
+            .http_as(&smme_token)
+            .get(server.url("/v1/auth/me"))
+            .fetch_json()
+            .await;
+        admin
+            .patch(server.url(&format!("/v1/users/{}", smme_me["id"].as_str().unwrap())))
+            .json(&json!({"organization_id": organization_id}))
+            .fetch_json()
+            .await;
+        let smme = server.http_as(&smme_token);
+
+        let mut managed = new_pon("PON-A");
+        managed["project_manager_id"] = json!(pm_id);
+        managed["site_manager_id"] = json!(site_id);
+        managed["ward"] = json!("Ward 1");
+        let managed = admin
+            .post(server.url("/v1/pons"))
+            .json(&managed)
+            .fetch_json()
+            .await;
+        let mut in_ward_2 = new_pon("PON-B");
+        in_ward_2["ward"] = json!("Ward 2");
+        admin
+            .post(server.url("/v1/pons"))
+            .json(&in_ward_2)
+            .fetch_json()
+            .await;
+
+        assert_eq!(codes(&server, &pm).await, ["PON-A"], "{}", backends.label());
+        assert!(codes(&server, &other_pm).await.is_empty());
+        assert_eq!(codes(&server, &site).await, ["PON-A"]);
+        assert_eq!(codes(&server, &auditor).await, ["PON-A", "PON-B"]);
+        assert_eq!(codes(&server, &smme).await, ["PON-B"]);
+
+        let managed_id = managed["id"].as_str().unwrap();
+        let url = server.url(&format!("/v1/pons/{managed_id}"));
+        assert_eq!(
+            other_pm.get(&url).send().await.unwrap().status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            other_pm
+                .patch(&url)
+                .json(&json!({"name": "mine now"}))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            other_pm.delete(&url).send().await.unwrap().status(),
+            StatusCode::NOT_FOUND
+        );
+        let renamed = pm
+            .patch(&url)
+            .json(&json!({"name": "Renamed by its PM"}))
+            .fetch_json()
+            .await;
+        assert_eq!(
+            renamed["name"], "Renamed by its PM",
+            "the owner sees and edits their PON"
+        );
+
+        // A PM's new PON is theirs; they cannot create one for someone else.
+        let own = other_pm
+            .post(server.url("/v1/pons"))
+            .json(&new_pon("PON-C"))
+            .fetch_json()
+            .await;
+        assert_eq!(own["project_manager_id"], other_pm_id.as_str());
+        let mut for_someone_else = new_pon("PON-D");
+        for_someone_else["project_manager_id"] = json!(pm_id);
+        let refused = other_pm
+            .post(server.url("/v1/pons"))
+            .json(&for_someone_else)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        server.stop().await;
+    }
+}
+
+/// The PON codes a client is shown, in order.
+async fn codes(server: &TestServer, client: &reqwest::Client) -> Vec<String> {
+    let listed = client.get(server.url("/v1/pons")).fetch_json().await;
+    listed["pons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pon| pon["pon_code"].as_str().unwrap().to_string())
+        .collect()
+}
