@@ -322,3 +322,65 @@ async fn a_second_scan_does_nothing_while_the_first_holds_the_lock() {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn the_server_scans_on_its_interval() {
+    for backends in backend_sets() {
+        let server = TestServer::start_with(&backends, |config| {
+            config.sla.disable_sla_scan = false;
+            config.sla.sla_scan_interval_secs = 1;
+        })
+        .await;
+        let http = server.http_as(&server.admin_token().await);
+        let storage = Storage::open(&server.config).await.unwrap();
+        let code = unique_name("PON");
+        let pon = created(
+            &http,
+            server.url("/v1/pons"),
+            json!({"pon_code": code, "name": code, "ward": "Ward 1", "fiber_count": 24}),
+        )
+        .await;
+        let body = created(
+            &http,
+            server.url("/v1/tasks"),
+            json!({"pon_id": pon["id"], "title": unique_name("scheduled "), "step": "CAC"}),
+        )
+        .await;
+        set_task(
+            &storage,
+            uuid_of(&body),
+            Utc::now() - Duration::hours(1),
+            "in_progress",
+        )
+        .await;
+        let mut breaches = 0;
+        for _ in 0..50 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            breaches = pon::Entity::find_by_id(uuid_of(&pon))
+                .one(&storage.db)
+                .await
+                .unwrap()
+                .unwrap()
+                .sla_breaches;
+            if breaches > 0 {
+                break;
+            }
+        }
+        assert_eq!(
+            breaches,
+            1,
+            "{}: the scheduled scan counted the breach",
+            backends.label()
+        );
+        // Later runs never count it again.
+        tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+        let row = pon::Entity::find_by_id(uuid_of(&pon))
+            .one(&storage.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.sla_breaches, 1);
+        storage.db.close_by_ref().await.unwrap();
+        server.stop().await;
+    }
+}
