@@ -1,4 +1,5 @@
-//! When each task's SLA warning and breach mails went out, so each is sent at most once.
+//! When each task's SLA warning and breach mails went out, so each is sent at most once, and
+//! whether its breach is counted on its PON, so it is counted once.
 
 use sea_orm_migration::prelude::*;
 
@@ -10,9 +11,23 @@ enum Tasks {
     Table,
     SlaWarningNotifiedAt,
     SlaBreachNotifiedAt,
+    SlaBreachCounted,
 }
 
-const COLUMNS: [Tasks; 2] = [Tasks::SlaWarningNotifiedAt, Tasks::SlaBreachNotifiedAt];
+const COLUMNS: [Tasks; 3] = [
+    Tasks::SlaWarningNotifiedAt,
+    Tasks::SlaBreachNotifiedAt,
+    Tasks::SlaBreachCounted,
+];
+
+fn definition(column: Tasks) -> ColumnDef {
+    let mut definition = ColumnDef::new(column);
+    match column {
+        Tasks::SlaBreachCounted => definition.boolean().not_null().default(false),
+        _ => definition.timestamp_with_time_zone().null(),
+    };
+    definition
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -23,7 +38,7 @@ impl MigrationTrait for Migration {
                 .alter_table(
                     Table::alter()
                         .table(Tasks::Table)
-                        .add_column(ColumnDef::new(column).timestamp_with_time_zone().null())
+                        .add_column(definition(column))
                         .to_owned(),
                 )
                 .await?;

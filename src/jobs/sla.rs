@@ -1,5 +1,6 @@
-//! SLA scan: marks overdue open tasks breached (counted once on their PON) and sends the
-//! legacy warning and breach mails (legacy-api §5) at most once each per task.
+//! SLA scan: marks overdue open tasks breached, counts every breach (also one decided at
+//! completion) once on its PON, and sends the legacy warning and breach mails (legacy-api §5)
+//! at most once each per task.
 //!
 //! A task's SLA target is its `sla_due_at`; a task without one (work not started) falls back
 //! to its due date, which lasts until the end of that day in the tenant's time zone.
@@ -36,7 +37,7 @@ pub const DEFAULT_TIME_ZONE: Tz = chrono_tz::Africa::Johannesburg;
 pub struct ScanReport {
     /// False when another scan held the lock and this one did nothing.
     pub ran: bool,
-    /// Tasks newly marked breached (each counted once on its PON).
+    /// Breaches newly counted on their PONs.
     pub breached: usize,
     /// Warning notices recorded (mailed, or due with nobody to mail).
     pub warned: usize,
@@ -90,17 +91,26 @@ impl SlaScan {
 
     async fn scan(&self, now: DateTime<Utc>) -> anyhow::Result<ScanReport> {
         let open = [Status::Pending, Status::InProgress, Status::OnHold].map(Status::as_str);
-        let tasks = task::Entity::find()
-            .filter(task::Column::Status.is_in(open))
-            .filter(
+        let open_with_work_left = Condition::all()
+            .add(task::Column::Status.is_in(open))
+            .add(
                 Condition::any()
                     .add(task::Column::SlaDueAt.is_not_null())
                     .add(task::Column::DueDate.is_not_null()),
             )
+            .add(
+                Condition::any()
+                    .add(task::Column::SlaBreachCounted.eq(false))
+                    .add(task::Column::SlaBreachNotifiedAt.is_null()),
+            );
+        let breach_not_counted = Condition::all()
+            .add(task::Column::Breached.eq(true))
+            .add(task::Column::SlaBreachCounted.eq(false));
+        let tasks = task::Entity::find()
             .filter(
                 Condition::any()
-                    .add(task::Column::Breached.eq(false))
-                    .add(task::Column::SlaBreachNotifiedAt.is_null()),
+                    .add(open_with_work_left)
+                    .add(breach_not_counted),
             )
             .all(&self.db)
             .await?;
@@ -110,6 +120,13 @@ impl SlaScan {
             ..ScanReport::default()
         };
         for task in &tasks {
+            if !open.contains(&task.status.as_str()) {
+                // Breached at completion: counted, never mailed.
+                if self.count_breach(task).await? {
+                    report.breached += 1;
+                }
+                continue;
+            }
             let zone = lookups
                 .zones
                 .get(&task.tenant_id)
@@ -119,7 +136,7 @@ impl SlaScan {
                 continue;
             };
             if now > target {
-                if !task.breached && self.mark_breached(task).await? {
+                if !task.sla_breach_counted && self.count_breach(task).await? {
                     report.breached += 1;
                 }
                 if task.sla_breach_notified_at.is_none()
@@ -182,14 +199,15 @@ impl SlaScan {
         })
     }
 
-    /// Sets `breached` and counts it on the PON in one transaction; only the scan that flips
-    /// the flag counts, so a breach is counted once however often the scan runs.
-    async fn mark_breached(&self, task: &task::Model) -> anyhow::Result<bool> {
+    /// Marks the task breached and counts it on its PON in one transaction; only the run that
+    /// flips `sla_breach_counted` counts, so a breach is counted once however often scans run.
+    async fn count_breach(&self, task: &task::Model) -> anyhow::Result<bool> {
         let tx = self.db.begin().await?;
         let flipped = task::Entity::update_many()
             .col_expr(task::Column::Breached, Expr::value(true))
+            .col_expr(task::Column::SlaBreachCounted, Expr::value(true))
             .filter(task::Column::Id.eq(task.id))
-            .filter(task::Column::Breached.eq(false))
+            .filter(task::Column::SlaBreachCounted.eq(false))
             .exec(&tx)
             .await?
             .rows_affected
@@ -335,6 +353,7 @@ mod tests {
             breached: false,
             sla_warning_notified_at: None,
             sla_breach_notified_at: None,
+            sla_breach_counted: false,
             created_at: now,
             updated_at: now,
         }

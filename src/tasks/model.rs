@@ -40,6 +40,8 @@ pub struct Model {
     pub sla_warning_notified_at: Option<DateTimeUtc>,
     /// When the SLA breach mail went out (or was due with nobody to send it to).
     pub sla_breach_notified_at: Option<DateTimeUtc>,
+    /// Whether the breach is counted in its PON's `sla_breaches` (by the SLA scan, once).
+    pub sla_breach_counted: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -143,6 +143,7 @@ impl TaskService {
             breached: false,
             sla_warning_notified_at: None,
             sla_breach_notified_at: None,
+            sla_breach_counted: false,
             created_at: now,
             updated_at: now,
         };

@@ -1,6 +1,6 @@
 //! The SLA scan with a chosen "now": a warning and a breach mail once each (read back from the
-//! outbox or the SMTP sink), a breach counted once on its PON, overdue-at-creation tasks only
-//! breached, completed and cancelled tasks ignored, due times in the tenant's zone, the lock.
+//! outbox or the SMTP sink), a breach counted once on its PON (also one decided at completion),
+//! overdue-at-creation tasks only breached, completed and cancelled tasks not mailed, due times in the tenant's zone, the lock.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use kasi_fiber::identity::model::tenant;
@@ -143,7 +143,7 @@ async fn sla_scan_warns_and_breaches_once_in_the_tenant_zone() {
         .await;
         let tag = unique_name("sla");
         let mut ids = Vec::new();
-        for name in ["due", "late", "done", "dropped"] {
+        for name in ["due", "late", "done", "dropped", "done-late"] {
             let body = created(
                 &http,
                 server.url("/v1/tasks"),
@@ -159,11 +159,19 @@ async fn sla_scan_warns_and_breaches_once_in_the_tenant_zone() {
         set_task(&storage, ids[1], target - Duration::hours(3), "pending").await;
         set_task(&storage, ids[2], target - Duration::hours(3), "completed").await;
         set_task(&storage, ids[3], target - Duration::hours(3), "cancelled").await;
+        // Completed after its SLA: breached by the transition, counted by the scan, not mailed.
+        set_task(&storage, ids[4], target - Duration::hours(3), "completed").await;
+        task::Entity::update_many()
+            .col_expr(task::Column::Breached, Expr::value(true))
+            .filter(task::Column::Id.eq(ids[4]))
+            .exec(&storage.db)
+            .await
+            .unwrap();
         let scan = SlaScan::new(&storage, 60);
 
         assert_eq!(
             scan.run(target - Duration::minutes(61)).await.unwrap(),
-            report(1, 0, 1)
+            report(2, 0, 1)
         );
         assert_eq!(
             scan.run(target - Duration::minutes(30)).await.unwrap(),
@@ -192,7 +200,7 @@ async fn sla_scan_warns_and_breaches_once_in_the_tenant_zone() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(pon_row.sla_breaches, 2, "each breach counted once");
+        assert_eq!(pon_row.sla_breaches, 3, "each breach counted once");
         let rows = task::Entity::find()
             .filter(task::Column::Id.is_in(ids.clone()))
             .all(&storage.db)
@@ -200,7 +208,9 @@ async fn sla_scan_warns_and_breaches_once_in_the_tenant_zone() {
             .unwrap();
         for row in rows {
             let open = ids[..2].contains(&row.id);
-            assert_eq!(row.breached, open, "{}", row.title);
+            let breached = open || row.id == ids[4];
+            assert_eq!(row.breached, breached, "{}", row.title);
+            assert_eq!(row.sla_breach_counted, breached, "{}", row.title);
             assert_eq!(row.sla_breach_notified_at.is_some(), open, "{}", row.title);
             assert_eq!(row.sla_warning_notified_at.is_some(), row.id == ids[0]);
         }
