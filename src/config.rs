@@ -221,7 +221,7 @@ pub struct AuthConfig {
 /// The SLA scan job (jobs::sla) and its schedule.
 #[derive(Args, Clone, Debug)]
 pub struct SlaConfig {
-    /// Seconds between SLA scans; the first runs one interval after start.
+    /// Seconds between SLA scans (1 to 86400); the first runs one interval after start.
     #[arg(long, env = "SLA_SCAN_INTERVAL_SECS", default_value_t = 60)]
     pub sla_scan_interval_secs: u64,
 
@@ -236,7 +236,7 @@ pub struct SlaConfig {
 
 impl SlaConfig {
     pub fn interval(&self) -> Duration {
-        Duration::from_secs(self.sla_scan_interval_secs.max(1))
+        Duration::from_secs(self.sla_scan_interval_secs.clamp(1, 86_400))
     }
 }
 

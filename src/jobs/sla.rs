@@ -91,13 +91,20 @@ impl SlaScan {
 
     async fn scan(&self, now: DateTime<Utc>) -> anyhow::Result<ScanReport> {
         let open = [Status::Pending, Status::InProgress, Status::OnHold].map(Status::as_str);
+        // Only targets inside the warning window or past. A due date's target (the end of that
+        // day in some zone) is after 00:00 UTC of that day, so it is in the window only when
+        // the day is not after the horizon's UTC date.
+        let horizon = now + self.warn_before;
+        let near = Condition::any()
+            .add(task::Column::SlaDueAt.lte(horizon))
+            .add(
+                Condition::all()
+                    .add(task::Column::SlaDueAt.is_null())
+                    .add(task::Column::DueDate.lte(horizon.date_naive())),
+            );
         let open_with_work_left = Condition::all()
             .add(task::Column::Status.is_in(open))
-            .add(
-                Condition::any()
-                    .add(task::Column::SlaDueAt.is_not_null())
-                    .add(task::Column::DueDate.is_not_null()),
-            )
+            .add(near)
             .add(
                 Condition::any()
                     .add(task::Column::SlaBreachCounted.eq(false))
