@@ -73,6 +73,9 @@ pub struct Config {
     #[command(flatten)]
     pub auth: AuthConfig,
 
+    #[command(flatten)]
+    pub sla: SlaConfig,
+
     /// Longest wait for in-flight requests to finish after SIGTERM/SIGINT, in seconds.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
@@ -213,6 +216,28 @@ pub struct AuthConfig {
     /// Peers whose `X-Forwarded-For` is believed (comma list of IPs); others count as the client.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// The SLA scan job (jobs::sla) and its schedule.
+#[derive(Args, Clone, Debug)]
+pub struct SlaConfig {
+    /// Seconds between SLA scans (1 to 86400); the first runs one interval after start.
+    #[arg(long, env = "SLA_SCAN_INTERVAL_SECS", default_value_t = 60)]
+    pub sla_scan_interval_secs: u64,
+
+    /// Turns the scheduled SLA scan off (`true`).
+    #[arg(long, env = "DISABLE_SLA_SCAN", default_value_t = false, action = clap::ArgAction::Set)]
+    pub disable_sla_scan: bool,
+
+    /// How long before a task's SLA target its warning mail goes out, in minutes.
+    #[arg(long, env = "SLA_WARN_BEFORE_MINUTES", default_value_t = 60)]
+    pub sla_warn_before_minutes: u32,
+}
+
+impl SlaConfig {
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(self.sla_scan_interval_secs.clamp(1, 86_400))
+    }
 }
 
 #[derive(Args, Clone, Debug)]

@@ -11,6 +11,7 @@ pub mod core_api;
 pub mod error;
 pub mod fieldmask;
 pub mod identity;
+pub mod jobs;
 pub mod legacy;
 pub mod organizations;
 pub mod paging;

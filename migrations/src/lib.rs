@@ -8,6 +8,7 @@ mod m20261127_000002_create_pons;
 mod m20261127_000003_identity;
 mod m20261127_000004_contracts_assignments;
 mod m20261127_000005_tasks;
+mod m20261127_000006_sla_notices;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_identity::Migration),
             Box::new(m20261127_000004_contracts_assignments::Migration),
             Box::new(m20261127_000005_tasks::Migration),
+            Box::new(m20261127_000006_sla_notices::Migration),
         ]
     }
 }

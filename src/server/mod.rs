@@ -33,6 +33,7 @@ use crate::core_api::{self, CoreApi};
 use crate::identity::IdentityService;
 use crate::identity::grpc::{AuthGrpc, UserGrpc};
 use crate::identity::service::LoginLimits;
+use crate::jobs::{self, sla::SlaScan};
 use crate::legacy::{self, LegacyState};
 use crate::organizations::{OrganizationsService, grpc::OrganizationsGrpc};
 use crate::pons::{PonService, grpc::PonGrpc};
@@ -71,14 +72,49 @@ pub struct App {
     readiness: Arc<Readiness>,
     /// Names our gRPC services report in `grpc.health.v1`.
     service_names: Vec<&'static str>,
+    /// The scheduled SLA scan, unless `DISABLE_SLA_SCAN` is set.
+    sla_scan: Option<SlaSchedule>,
+}
+
+/// The SLA scan with its clock and interval.
+struct SlaSchedule {
+    scan: SlaScan,
+    clock: Arc<dyn Clock>,
+    interval: Duration,
+}
+
+impl SlaSchedule {
+    /// Scans every interval (the first one interval after start), logging what each run did.
+    async fn run(self) {
+        let SlaSchedule {
+            scan,
+            clock,
+            interval,
+        } = self;
+        jobs::every("sla-scan", interval, move || {
+            let scan = scan.clone();
+            let now = clock.now();
+            async move {
+                let report = scan.run(now).await?;
+                tracing::debug!(?report, "SLA scan");
+                Ok(())
+            }
+        })
+        .await;
+    }
 }
 
 impl App {
     /// Opens storage and wires every surface.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let storage = Storage::open(config).await?;
-        let pool = prost_reflect::DescriptorPool::decode(proto::FILE_DESCRIPTOR_SET)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let sla_scan = (!config.sla.disable_sla_scan).then(|| SlaSchedule {
+            scan: SlaScan::new(&storage, config.sla.sla_warn_before_minutes),
+            clock: clock.clone(),
+            interval: config.sla.interval(),
+        });
+        let pool = prost_reflect::DescriptorPool::decode(proto::FILE_DESCRIPTOR_SET)?;
 
         let served = pool
             .services()
@@ -219,6 +255,7 @@ impl App {
             router,
             readiness,
             service_names,
+            sla_scan,
         })
     }
 }
@@ -377,6 +414,7 @@ async fn serve(
     shutdown: oneshot::Receiver<()>,
 ) -> anyhow::Result<()> {
     let readiness_task = tokio::spawn(app.readiness.clone().run());
+    let sla_task = app.sla_scan.map(|schedule| tokio::spawn(schedule.run()));
     let draining = Arc::new(Notify::new());
     let signal = {
         let readiness = app.readiness.clone();
@@ -407,6 +445,9 @@ async fn serve(
         }
     };
     readiness_task.abort();
+    if let Some(sla_task) = sla_task {
+        sla_task.abort();
+    }
     tracing::info!("server stopped");
     result
 }

@@ -26,6 +26,12 @@ pub trait Cache: Send + Sync + 'static {
     /// Counts one hit on `key` in a fixed window of `window` that starts at the first hit.
     async fn hit(&self, key: &str, window: Duration) -> anyhow::Result<WindowCount>;
 
+    /// Takes the lock `key` for at most `ttl` unless someone holds it; true when taken.
+    async fn try_lock(&self, key: &str, ttl: Duration) -> anyhow::Result<bool>;
+
+    /// Releases a lock this process took (a lock taken elsewhere, or expired, is left alone).
+    async fn unlock(&self, key: &str) -> anyhow::Result<()>;
+
     /// Readiness probe.
     async fn ping(&self) -> anyhow::Result<()>;
 }
@@ -46,6 +52,8 @@ pub async fn open(
 #[derive(Default)]
 pub struct MemoryCache {
     windows: Mutex<HashMap<String, (u64, Instant)>>,
+    /// Held locks and when they expire.
+    locks: Mutex<HashMap<String, Instant>>,
 }
 
 #[async_trait::async_trait]
@@ -74,6 +82,28 @@ impl Cache for MemoryCache {
         })
     }
 
+    async fn try_lock(&self, key: &str, ttl: Duration) -> anyhow::Result<bool> {
+        let now = Instant::now();
+        let mut locks = self
+            .locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        locks.retain(|_, expires| *expires > now);
+        if locks.contains_key(key) {
+            return Ok(false);
+        }
+        locks.insert(key.to_string(), now + ttl);
+        Ok(true)
+    }
+
+    async fn unlock(&self, key: &str) -> anyhow::Result<()> {
+        self.locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(key);
+        Ok(())
+    }
+
     async fn ping(&self) -> anyhow::Result<()> {
         Ok(())
     }
@@ -83,6 +113,8 @@ impl Cache for MemoryCache {
 pub struct RedisCache {
     client: fred::clients::Client,
     key_prefix: String,
+    /// The value this process writes into the locks it takes, so it releases only its own.
+    lock_token: String,
 }
 
 /// INCR the key; start its expiry on the first hit; answer the count and the time left.
@@ -92,6 +124,18 @@ if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {count, ttl}
+";
+
+/// SET NX PX: take the lock when it is free.
+const LOCK_SCRIPT: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+return 0
+";
+
+/// DEL the lock only while it still holds our token.
+const UNLOCK_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 ";
 
 impl RedisCache {
@@ -113,6 +157,7 @@ impl RedisCache {
         Ok(RedisCache {
             client,
             key_prefix: key_prefix.to_string(),
+            lock_token: uuid::Uuid::now_v7().to_string(),
         })
     }
 }
@@ -140,6 +185,32 @@ impl Cache for RedisCache {
         })
     }
 
+    async fn try_lock(&self, key: &str, ttl: Duration) -> anyhow::Result<bool> {
+        let taken: i64 = self
+            .client
+            .eval(
+                LOCK_SCRIPT,
+                vec![format!("{}{key}", self.key_prefix)],
+                vec![self.lock_token.clone(), ttl.as_millis().max(1).to_string()],
+            )
+            .await
+            .context("redis lock")?;
+        Ok(taken == 1)
+    }
+
+    async fn unlock(&self, key: &str) -> anyhow::Result<()> {
+        let _: i64 = self
+            .client
+            .eval(
+                UNLOCK_SCRIPT,
+                vec![format!("{}{key}", self.key_prefix)],
+                vec![self.lock_token.clone()],
+            )
+            .await
+            .context("redis unlock")?;
+        Ok(())
+    }
+
     async fn ping(&self) -> anyhow::Result<()> {
         let _: String = self.client.ping(None).await.context("redis PING")?;
         Ok(())
@@ -161,5 +232,18 @@ mod tests {
         let after = cache.hit("k", window).await.unwrap();
         assert_eq!(after.count, 1);
         assert!(after.resets_in <= window);
+    }
+
+    #[tokio::test]
+    async fn memory_lock_is_exclusive_until_released_or_expired() {
+        let cache = MemoryCache::default();
+        let ttl = Duration::from_millis(50);
+        assert!(cache.try_lock("job", ttl).await.unwrap());
+        assert!(!cache.try_lock("job", ttl).await.unwrap());
+        assert!(cache.try_lock("other", ttl).await.unwrap());
+        cache.unlock("job").await.unwrap();
+        assert!(cache.try_lock("job", ttl).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(cache.try_lock("job", ttl).await.unwrap(), "expired");
     }
 }

@@ -36,6 +36,12 @@ pub struct Model {
     pub sla_due_at: Option<DateTimeUtc>,
     pub completed_at: Option<DateTimeUtc>,
     pub breached: bool,
+    /// When the SLA warning mail went out (or was due with nobody to send it to).
+    pub sla_warning_notified_at: Option<DateTimeUtc>,
+    /// When the SLA breach mail went out (or was due with nobody to send it to).
+    pub sla_breach_notified_at: Option<DateTimeUtc>,
+    /// Whether the breach is counted in its PON's `sla_breaches` (by the SLA scan, once).
+    pub sla_breach_counted: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

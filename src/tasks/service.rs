@@ -141,6 +141,9 @@ impl TaskService {
             sla_due_at: None,
             completed_at: None,
             breached: false,
+            sla_warning_notified_at: None,
+            sla_breach_notified_at: None,
+            sla_breach_counted: false,
             created_at: now,
             updated_at: now,
         };

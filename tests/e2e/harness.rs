@@ -153,6 +153,8 @@ pub async fn test_config(backends: &Backends, data_dir: &std::path::Path) -> Con
     config.readiness.readiness_timeout_ms = 1000;
     config.readiness.readiness_failure_threshold = 2;
     config.shutdown_grace_secs = 5;
+    // Tests run the SLA scan themselves, with a chosen time.
+    config.sla.disable_sla_scan = true;
     config.cors_allow_origins = vec![];
     match backends {
         Backends::Embedded => {

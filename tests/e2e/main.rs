@@ -10,6 +10,7 @@ mod organizations;
 mod pons_grpc;
 mod pons_rest;
 mod process;
+mod sla;
 mod storage_ports;
 mod surfaces;
 mod tasks;
