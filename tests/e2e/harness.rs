@@ -459,3 +459,20 @@ pub fn redirect_url(url: &str, addr: SocketAddr) -> String {
         text.trim_end_matches('/').to_string()
     }
 }
+
+/// Sends a request: its status and JSON body (`null` when there is none).
+pub async fn call(request: reqwest::RequestBuilder) -> (reqwest::StatusCode, serde_json::Value) {
+    status_and_body(request.send().await.unwrap()).await
+}
+
+/// A successful call's JSON body.
+pub async fn ok(request: reqwest::RequestBuilder) -> serde_json::Value {
+    let (status, body) = call(request).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    body
+}
+
+/// The `id` of a JSON record.
+pub fn id_of(body: &serde_json::Value) -> String {
+    body["id"].as_str().unwrap().to_string()
+}

@@ -7,30 +7,15 @@ use kasi_fiber::proto::v1::{
     CreateOrganizationRequest, DeleteOrganizationRequest, GetOrganizationRequest,
     ListOrganizationsRequest, Organization, OrganizationType, UpdateOrganizationRequest,
 };
-use reqwest::{RequestBuilder, StatusCode};
+use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use tonic::Code;
 use tonic_types::StatusExt;
 
 use crate::harness::{
-    Bearer, TEST_PASSWORD, TestServer, backend_sets, status_and_body, unique_name,
+    Bearer, TEST_PASSWORD, TestServer, backend_sets, call, id_of, ok, unique_name,
 };
-
-async fn call(request: RequestBuilder) -> (StatusCode, Value) {
-    status_and_body(request.send().await.unwrap()).await
-}
-
-/// A successful call's JSON body.
-async fn ok(request: RequestBuilder) -> Value {
-    let (status, body) = call(request).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
-fn id_of(body: &Value) -> String {
-    body["id"].as_str().unwrap().to_string()
-}
 
 /// The ids in a list response's `key` array.
 fn ids(body: &Value, key: &str) -> Vec<String> {

@@ -11,7 +11,7 @@ use kasi_fiber::context::RequestContext;
 use kasi_fiber::error::{AppError, AppResult};
 use kasi_fiber::tasks::service::Transition;
 use kasi_fiber::tasks::{EvidenceGate, TaskService, model};
-use reqwest::{RequestBuilder, StatusCode};
+use reqwest::StatusCode;
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
@@ -21,22 +21,8 @@ use tonic::Code;
 use tonic_types::StatusExt;
 
 use crate::harness::{
-    Bearer, TEST_PASSWORD, TestServer, backend_sets, status_and_body, unique_name,
+    Bearer, TEST_PASSWORD, TestServer, backend_sets, call, id_of, ok, unique_name,
 };
-
-async fn call(request: RequestBuilder) -> (StatusCode, Value) {
-    status_and_body(request.send().await.unwrap()).await
-}
-
-async fn ok(request: RequestBuilder) -> Value {
-    let (status, body) = call(request).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
-fn id_of(body: &Value) -> String {
-    body["id"].as_str().unwrap().to_string()
-}
 
 fn fields(body: &Value) -> Vec<&str> {
     body["field_violations"]
