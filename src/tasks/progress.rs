@@ -2,6 +2,7 @@
 //! task change: cancelled tasks leave the denominator, a manual `testing` or `maintenance` stays.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
 };
@@ -40,7 +41,9 @@ pub fn derived_status(current: PonStatus, progress: i32) -> PonStatus {
 
 /// Recomputes and stores the progress of PON `pon_id` of `tenant_id`. The PON row is locked
 /// first (PostgreSQL), so concurrent task changes of one PON recompute one after the other and
-/// the last one sees every committed task.
+/// the last one sees every committed task. The lock is `FOR NO KEY UPDATE`: it waits for other
+/// recomputes but not for the key-share locks that inserting a task takes on its PON, so two
+/// transactions that each added a task do not deadlock.
 pub async fn recompute(
     db: &impl ConnectionTrait,
     tenant_id: Uuid,
@@ -49,7 +52,7 @@ pub async fn recompute(
 ) -> AppResult<()> {
     let Some(row) = pon::Entity::find_by_id(pon_id)
         .filter(pon::Column::TenantId.eq(tenant_id))
-        .lock_exclusive()
+        .lock(LockType::NoKeyUpdate)
         .one(db)
         .await?
     else {

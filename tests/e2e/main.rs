@@ -14,3 +14,4 @@ mod sla;
 mod storage_ports;
 mod surfaces;
 mod tasks;
+mod tasks_concurrency;

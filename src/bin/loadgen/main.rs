@@ -1,6 +1,9 @@
 //! Load generator for benchmarks (not tests): drives one scenario or several against a
 //! running server on loopback, bounded by request count and duration, and prints req/s
 //! with p50/p99/p999 latencies — and ratios between scenarios measured in the same run.
+//! The task scenarios first build a fixture of PONs and tasks (`--fixture-pons`).
+
+mod tasks_fixture;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,7 +13,10 @@ use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
 use kasi_fiber::proto::v1::auth_service_client::AuthServiceClient;
 use kasi_fiber::proto::v1::pon_service_client::PonServiceClient;
-use kasi_fiber::proto::v1::{CreatePonRequest, GetPonRequest, LoginRequest, Pon};
+use kasi_fiber::proto::v1::task_service_client::TaskServiceClient;
+use kasi_fiber::proto::v1::{
+    CreatePonRequest, GetPonRequest, ListTasksRequest, ListWorkQueueRequest, LoginRequest, Pon,
+};
 use prost::Message;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
@@ -29,6 +35,16 @@ enum Scenario {
     GetPonRest,
     /// PonService.GetPon as grpc-web (binary frames) over HTTP/1.1.
     GetPonGrpcWeb,
+    /// TaskService.ListWorkQueue of the fixture's crew organization over gRPC.
+    WorkQueueGrpc,
+    /// TaskService.ListTasks of one fixture PON (all its tasks in one page), PONs in turn.
+    ListTasksGrpc,
+}
+
+impl Scenario {
+    fn needs_fixture(self) -> bool {
+        matches!(self, Scenario::WorkQueueGrpc | Scenario::ListTasksGrpc)
+    }
 }
 
 #[derive(Parser)]
@@ -65,6 +81,15 @@ struct Args {
     email: String,
     #[arg(long, env = "LOADGEN_PASSWORD", hide_env_values = true)]
     password: String,
+    /// PONs to create for the task scenarios (0: none; those scenarios then refuse to run).
+    #[arg(long, default_value_t = 0)]
+    fixture_pons: usize,
+    /// Tasks created on each fixture PON.
+    #[arg(long, default_value_t = 100)]
+    fixture_tasks_per_pon: usize,
+    /// Fixture PONs whose stringing the crew organization is assigned to.
+    #[arg(long, default_value_t = 10)]
+    fixture_queue_pons: usize,
 }
 
 /// Adds the bearer token to every gRPC call.
@@ -111,6 +136,9 @@ enum Target {
     GrpcPon(PonServiceClient<Authed>, String),
     Rest(reqwest::Client, String),
     GrpcWeb(reqwest::Client, String, Vec<u8>),
+    WorkQueue(TaskServiceClient<Authed>, String),
+    /// The PONs to list, and which one is next.
+    PonTasks(TaskServiceClient<Authed>, Arc<Vec<String>>, usize),
 }
 
 impl Target {
@@ -140,6 +168,23 @@ impl Target {
                     },
                     Err(_) => false,
                 }
+            }
+            Target::WorkQueue(client, organization_id) => client
+                .list_work_queue(ListWorkQueueRequest {
+                    organization_id: organization_id.clone(),
+                })
+                .await
+                .is_ok(),
+            Target::PonTasks(client, pon_ids, next) => {
+                *next = (*next + 1) % pon_ids.len();
+                client
+                    .list_tasks(ListTasksRequest {
+                        pon_id: pon_ids[*next].clone(),
+                        page_size: 500,
+                        ..Default::default()
+                    })
+                    .await
+                    .is_ok()
             }
         }
     }
@@ -185,10 +230,41 @@ async fn main() -> anyhow::Result<()> {
         frame.extend_from_slice(&payload);
         frame
     };
+    let fixture = if args
+        .scenarios
+        .iter()
+        .any(|scenario| scenario.needs_fixture())
+    {
+        anyhow::ensure!(
+            args.fixture_pons > 0,
+            "the task scenarios need --fixture-pons"
+        );
+        let shape = tasks_fixture::Shape {
+            pons: args.fixture_pons,
+            tasks_per_pon: args.fixture_tasks_per_pon,
+            queue_pons: args.fixture_queue_pons,
+            concurrency: args.concurrency,
+        };
+        let started = Instant::now();
+        let fixture = tasks_fixture::create(channels[0].clone(), bearer.clone(), shape).await?;
+        println!(
+            "fixture: {} PONs x {} tasks, crew assigned to {} PONs' stringing, created in {:.1} s",
+            shape.pons,
+            shape.tasks_per_pon,
+            shape.queue_pons,
+            started.elapsed().as_secs_f64()
+        );
+        Some(fixture)
+    } else {
+        None
+    };
     println!(
         "loadgen: {} in flight, {} gRPC connections, at most {} requests or {} s per scenario (after {} s warm-up)",
         args.concurrency, args.connections, args.requests, args.seconds, args.warmup_seconds
     );
+    let pon_list = fixture
+        .as_ref()
+        .map(|fixture| Arc::new(fixture.pon_ids.clone()));
     let mut outcomes = Vec::new();
     for scenario in &args.scenarios {
         let targets: Vec<Target> = (0..args.concurrency)
@@ -207,6 +283,15 @@ async fn main() -> anyhow::Result<()> {
                         http.clone(),
                         format!("{base}/kasi.fiber.v1.PonService/GetPon"),
                         grpc_web_frame.clone(),
+                    ),
+                    Scenario::WorkQueueGrpc => Target::WorkQueue(
+                        tasks_fixture::task_client(channel, bearer.clone()),
+                        fixture.as_ref().expect("fixture").organization_id.clone(),
+                    ),
+                    Scenario::ListTasksGrpc => Target::PonTasks(
+                        tasks_fixture::task_client(channel, bearer.clone()),
+                        pon_list.clone().expect("fixture"),
+                        worker,
                     ),
                 }
             })

@@ -1,0 +1,134 @@
+//! The build-out fixture the task benchmarks read: PONs with tasks of every step, due dates
+//! spread so a small share is overdue, and one crew organization assigned to some of the PONs'
+//! stringing — all created through the public gRPC API, as a client would.
+
+use futures::{StreamExt, TryStreamExt, stream};
+use kasi_fiber::proto::v1::assignment_service_client::AssignmentServiceClient;
+use kasi_fiber::proto::v1::organization_service_client::OrganizationServiceClient;
+use kasi_fiber::proto::v1::pon_service_client::PonServiceClient;
+use kasi_fiber::proto::v1::task_service_client::TaskServiceClient;
+use kasi_fiber::proto::v1::{
+    Assignment, CreateAssignmentRequest, CreateOrganizationRequest, CreatePonRequest,
+    CreateTaskRequest, Organization, OrganizationType, Pon, Task,
+};
+use tonic::transport::Channel;
+
+use crate::{Authed, Bearer};
+
+/// Steps a PON's tasks cycle through.
+const STEPS: [&str; 5] = [
+    "Permissions",
+    "PolePlanting",
+    "CAC",
+    "Stringing",
+    "Invoicing",
+];
+
+/// How big the fixture is.
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    pub pons: usize,
+    pub tasks_per_pon: usize,
+    /// PONs whose stringing the crew organization is assigned to.
+    pub queue_pons: usize,
+    /// Requests in flight while creating.
+    pub concurrency: usize,
+}
+
+/// What the benchmarks query.
+pub struct Fixture {
+    pub pon_ids: Vec<String>,
+    pub organization_id: String,
+}
+
+/// Creates the fixture; the i-th task of a PON is due i−1 days from today, so one task per PON
+/// is overdue and the rest fall due over the following months.
+pub async fn create(channel: Channel, bearer: Bearer, shape: Shape) -> anyhow::Result<Fixture> {
+    let run = uuid::Uuid::now_v7().simple().to_string();
+    let organization_id =
+        OrganizationServiceClient::with_interceptor(channel.clone(), bearer.clone())
+            .create_organization(CreateOrganizationRequest {
+                organization: Some(Organization {
+                    name: format!("Bench stringing crew {run}"),
+                    r#type: OrganizationType::Technical.into(),
+                    ..Default::default()
+                }),
+            })
+            .await?
+            .into_inner()
+            .id;
+
+    let pons = PonServiceClient::with_interceptor(channel.clone(), bearer.clone());
+    let pon_ids: Vec<String> = stream::iter(0..shape.pons)
+        .map(|index| {
+            let mut client = pons.clone();
+            let code = format!("B{}-{index:05}", &run[run.len() - 8..]);
+            async move {
+                let pon = Pon {
+                    pon_code: code,
+                    name: format!("Bench PON {index}"),
+                    location: "Loopback".into(),
+                    ward: format!("Ward {}", index % 20),
+                    fiber_count: 48,
+                    ..Default::default()
+                };
+                let created = client
+                    .create_pon(CreatePonRequest { pon: Some(pon) })
+                    .await?;
+                anyhow::Ok(created.into_inner().id)
+            }
+        })
+        .buffered(shape.concurrency.max(1))
+        .try_collect()
+        .await?;
+
+    let tasks = task_client(channel.clone(), bearer.clone());
+    let today = chrono::Utc::now().date_naive();
+    let drafts = pon_ids
+        .iter()
+        .flat_map(|pon_id| (0..shape.tasks_per_pon).map(move |index| (pon_id.clone(), index)));
+    stream::iter(drafts)
+        .map(|(pon_id, index)| {
+            let mut client = tasks.clone();
+            let due = today + chrono::Days::new(index as u64) - chrono::Days::new(1);
+            async move {
+                let task = Task {
+                    pon_id,
+                    title: format!("Bench task {index}"),
+                    step: STEPS[index % STEPS.len()].into(),
+                    due_date: due.to_string(),
+                    ..Default::default()
+                };
+                client
+                    .create_task(CreateTaskRequest { task: Some(task) })
+                    .await?;
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(shape.concurrency.max(1))
+        .try_collect::<()>()
+        .await?;
+
+    let mut assignments = AssignmentServiceClient::with_interceptor(channel, bearer);
+    for pon_id in pon_ids.iter().take(shape.queue_pons) {
+        assignments
+            .create_assignment(CreateAssignmentRequest {
+                assignment: Some(Assignment {
+                    organization_id: organization_id.clone(),
+                    pon_id: pon_id.clone(),
+                    step_type: "Stringing".into(),
+                    ..Default::default()
+                }),
+            })
+            .await?;
+    }
+    Ok(Fixture {
+        pon_ids,
+        organization_id,
+    })
+}
+
+/// A client of the task service carrying the token.
+pub fn task_client(channel: Channel, bearer: Bearer) -> TaskServiceClient<Authed> {
+    TaskServiceClient::with_interceptor(channel, bearer)
+}
