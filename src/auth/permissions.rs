@@ -159,6 +159,33 @@ const TABLE: &[(&str, Access)] = &[
         "kasi.fiber.v1.TaskService/ListWorkQueue",
         Access::Roles(ANY_ROLE),
     ),
+    // Site staff and managers record stringing runs; every role reads them, scoped by the
+    // service like the PONs (SMME users: their own organization's).
+    (
+        "kasi.fiber.v1.StringingService/CreateStringingRun",
+        Access::Roles(ADMIN_PM_SITE),
+    ),
+    (
+        "kasi.fiber.v1.StringingService/ListStringingRuns",
+        Access::Roles(ANY_ROLE),
+    ),
+    // Reports cover what the caller may read.
+    (
+        "kasi.fiber.v1.ReportService/GetDashboard",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.ReportService/ListPonReports",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.ReportService/ListTaskReports",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.ReportService/ExportPons",
+        Access::Roles(ANY_ROLE),
+    ),
 ];
 
 /// The access declared for a method, given as `/package.Service/Method` or `package.Service/Method`.

@@ -343,6 +343,19 @@ impl IdentityService {
             .ok_or_else(|| AppError::not_found(format!("user {id} not found")))
     }
 
+    /// The tenant's users with these ids (to name them next to records the caller may read).
+    pub async fn users_named(
+        &self,
+        ctx: &RequestContext,
+        ids: &[Uuid],
+    ) -> AppResult<std::collections::HashMap<Uuid, user::Model>> {
+        Ok(store::users_in_tenant(&self.db, ctx.tenant_id, ids)
+            .await?
+            .into_iter()
+            .map(|user| (user.id, user))
+            .collect())
+    }
+
     pub async fn list_users(
         &self,
         ctx: &RequestContext,

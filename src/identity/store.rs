@@ -47,6 +47,18 @@ pub async fn user_in_tenant(
         .await?)
 }
 
+pub async fn users_in_tenant(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    ids: &[Uuid],
+) -> AppResult<Vec<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
 /// Login lookup: e-mails are unique over all tenants.
 pub async fn user_by_email(
     db: &impl ConnectionTrait,
