@@ -183,7 +183,7 @@ fn validate(draft: &RunDraft, now: DateTime<Utc>) -> AppResult<(Uuid, Uuid, Naiv
         "must be more than 0",
     );
     check(
-        !(draft.meters > MAX_METERS),
+        draft.meters.is_nan() || draft.meters <= MAX_METERS,
         "meters",
         "must be at most 100000 (one run)",
     );

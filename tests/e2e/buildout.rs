@@ -13,15 +13,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::harness::{TEST_PASSWORD, TestServer, backend_sets, call, id_of, ok, unique_name};
-
-fn fields(body: &Value) -> Vec<&str> {
-    body["field_violations"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no violations in {body}"))
-        .iter()
-        .map(|v| v["field"].as_str().unwrap())
-        .collect()
-}
+use crate::legacy_buildout::text_of;
+use crate::tasks::fields;
 
 async fn new_pon(server: &TestServer, http: &reqwest::Client, extra: Value) -> String {
     let mut body =
@@ -459,14 +452,7 @@ async fn two_tenants_never_see_each_others_runs_reports_or_tasks() {
         assert_eq!(tasks["tasks"], json!([]));
         let export = ok(b.get(server.url("/v1/reports/export/pons"))).await;
         assert!(!export["content"].as_str().unwrap().contains("Tenant A PON"));
-        let legacy = b
-            .get(server.url("/api/reports/export/pons"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let legacy = text_of(b.get(server.url("/api/reports/export/pons"))).await;
         assert!(!legacy.contains("Tenant A PON"), "{legacy}");
         let (_, legacy_dashboard) = call(b.get(server.url("/api/reports/dashboard"))).await;
         assert_eq!(legacy_dashboard["tasks"]["total"], 0);

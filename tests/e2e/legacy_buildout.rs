@@ -71,6 +71,21 @@ pub async fn register(server: &TestServer, name: &str, role: &str) -> Registered
     }
 }
 
+/// The body of a response as text.
+pub async fn text_of(request: reqwest::RequestBuilder) -> String {
+    request.send().await.unwrap().text().await.unwrap()
+}
+
+/// John Doe (a project manager), his client, and the id of DM-3's PON he created.
+async fn john_with_dm3_pon(server: &TestServer) -> (Registered, reqwest::Client, String) {
+    let john = register(server, "John Doe", "project_manager").await;
+    let http = legacy_client(&john.token);
+    let (status, pon) = call(http.post(server.url("/api/pons")).json(&dm3_body())).await;
+    assert_eq!(status, StatusCode::OK, "{pon}");
+    let pon_id = pon["_id"].as_str().unwrap().to_string();
+    (john, http, pon_id)
+}
+
 fn dm3_body() -> Value {
     json!({"ponId": "PON-001", "name": "Test PON Installation", "location": "Cape Town, South Africa",
         "startDate": "2024-01-15", "expectedEndDate": "2024-02-15", "fiberCount": 24,
@@ -272,10 +287,7 @@ async fn other_id(server: &TestServer) -> String {
 async fn legacy_task_routes_keep_the_express_shapes() {
     for backends in backend_sets() {
         let server = TestServer::start(&backends).await;
-        let john = register(&server, "John Doe", "project_manager").await;
-        let http = legacy_client(&john.token);
-        let (_, pon) = call(http.post(server.url("/api/pons")).json(&dm3_body())).await;
-        let pon_id = pon["_id"].as_str().unwrap().to_string();
+        let (john, http, pon_id) = john_with_dm3_pon(&server).await;
         let user = json!({"_id": "<id>", "name": "John Doe", "email": john.email});
         let mut task = json!({
             "_id": "<id>", "title": "String the street", "type": "stringing",
@@ -480,10 +492,7 @@ async fn legacy_task_routes_keep_the_express_shapes() {
 async fn legacy_report_routes_keep_the_express_shapes() {
     for backends in backend_sets() {
         let server = TestServer::start(&backends).await;
-        let john = register(&server, "John Doe", "project_manager").await;
-        let http = legacy_client(&john.token);
-        let (_, pon) = call(http.post(server.url("/api/pons")).json(&dm3_body())).await;
-        let pon_id = pon["_id"].as_str().unwrap().to_string();
+        let (john, http, pon_id) = john_with_dm3_pon(&server).await;
         let (status, task) = call(http.post(server.url("/api/tasks")).json(&json!({
             "title": "CAC", "type": "cac_check", "pon": pon_id, "assignedTo": john.id, "dueDate": "2024-02-01"
         })))
@@ -570,14 +579,7 @@ async fn legacy_report_routes_keep_the_express_shapes() {
         let (_, dashboard) = call(other.get(server.url("/api/reports/dashboard"))).await;
         assert_eq!(dashboard["pons"]["total"], 0);
         assert_eq!(dashboard["tasks"]["total"], 0);
-        let csv = other
-            .get(server.url("/api/reports/export/pons"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let csv = text_of(other.get(server.url("/api/reports/export/pons"))).await;
         assert_eq!(csv.lines().count(), 1, "{csv}");
         server.stop().await;
     }

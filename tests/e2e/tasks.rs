@@ -24,7 +24,8 @@ use crate::harness::{
     Bearer, TEST_PASSWORD, TestServer, backend_sets, call, id_of, ok, unique_name,
 };
 
-fn fields(body: &Value) -> Vec<&str> {
+/// The fields named by a REST error's violations.
+pub fn fields(body: &Value) -> Vec<&str> {
     body["field_violations"]
         .as_array()
         .unwrap_or_else(|| panic!("no violations in {body}"))
