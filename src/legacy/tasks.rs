@@ -254,6 +254,14 @@ fn read_draft(body: &Map<String, Value>) -> Result<TaskDraft, LegacyError> {
     let pon_id = reader.required_id("pon", "Valid PON ID is required");
     let assignee = reader.required_id("assignedTo", "Valid assignee ID is required");
     let due_date = reader.day("dueDate", true, "Valid due date is required");
+    // The old API stored any status sent; here every task starts pending and then moves
+    // through the state machine.
+    if reader.has("status") && reader.raw("status") != Some(&json!("pending")) {
+        reader.reject(
+            "status",
+            "A task starts pending; change it through PUT /api/tasks/:id/status",
+        );
+    }
     let organization_id = reader
         .id("organization", "Valid organization ID is required")
         .flatten();

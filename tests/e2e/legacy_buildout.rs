@@ -324,6 +324,15 @@ async fn legacy_task_routes_keep_the_express_shapes() {
             golden(http.post(server.url("/api/tasks")).json(&missing_pon)).await,
             (StatusCode::NOT_FOUND, json!({"message": "PON not found"}))
         );
+        let mut finished = body.clone();
+        finished["status"] = json!("completed");
+        assert_eq!(
+            golden(http.post(server.url("/api/tasks")).json(&finished)).await,
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"errors": [error("status", Some(json!("completed")), "A task starts pending; change it through PUT /api/tasks/:id/status")]})
+            )
+        );
         let mut negative = body.clone();
         negative["estimatedHours"] = json!(-2);
         assert_eq!(
