@@ -95,10 +95,8 @@ pub struct TaskService {
     evidence: Arc<dyn EvidenceGate>,
 }
 
-/// The tasks of its tenant a caller may see (None: none). ADMIN, AUDITOR and NOC (who watch
-/// the build-out read-only) see all; a PM those of the PONs they manage and those they created
-/// or are assigned; a site manager those of the PONs they run and those assigned to them; an
-/// SMME user those of its organization.
+/// What [`TaskService::visibility`] answers for every role but SMME (which needs the
+/// organization's assignments).
 fn visibility(ctx: &RequestContext) -> Option<Condition> {
     let principal = ctx.principal.as_ref()?;
     let pons_where = |column: pon::Column, user: Uuid| {
@@ -125,9 +123,6 @@ fn visibility(ctx: &RequestContext) -> Option<Condition> {
                 .add(model::Column::PonId.in_subquery(pons_where(pon::Column::SiteManagerId, user)))
                 .add(model::Column::AssigneeId.eq(user)),
         ),
-        (Role::Smme, _, Some(organization)) => {
-            Some(Condition::all().add(model::Column::OrganizationId.eq(organization)))
-        }
         _ => None,
     }
 }
@@ -203,7 +198,7 @@ impl TaskService {
 
     /// A task the caller may read, or NOT_FOUND (also for other tenants' tasks).
     pub async fn get(&self, ctx: &RequestContext, id: Uuid) -> AppResult<model::Model> {
-        let found = match visibility(ctx) {
+        let found = match self.visibility(ctx).await? {
             Some(visible) => {
                 model::Entity::find_by_id(id)
                     .filter(model::Column::TenantId.eq(ctx.tenant_id))
@@ -225,7 +220,7 @@ impl TaskService {
     ) -> AppResult<Page<model::Model>> {
         let limit = paging::page_limit(page_size)?;
         let after = paging::decode_token(NAME, page_token)?;
-        let Some(visible) = visibility(ctx) else {
+        let Some(visible) = self.visibility(ctx).await? else {
             return Ok((Vec::new(), None));
         };
         let mut condition = Condition::all().add(visible);
@@ -403,48 +398,9 @@ impl TaskService {
                 "organization {organization_id} not found"
             )));
         }
-        let assignments = assignment::Entity::find()
-            .filter(assignment::Column::TenantId.eq(tenant))
-            .filter(assignment::Column::OrganizationId.eq(organization_id))
-            .all(&self.db)
-            .await?;
-        let wards: Vec<&str> = assignments
-            .iter()
-            .filter_map(|a| a.ward.as_deref())
-            .collect();
-        let ward_pons = if wards.is_empty() {
-            Vec::new()
-        } else {
-            pon::Entity::find()
-                .filter(pon::Column::TenantId.eq(tenant))
-                .filter(pon::Column::Ward.is_in(wards))
-                .all(&self.db)
-                .await?
-        };
-        let mut routes = Condition::any();
-        let mut routed = false;
-        for assignment in &assignments {
-            let Some(step) = canonical_step(&assignment.step_type) else {
-                continue;
-            };
-            let pons = assignment.pon_id.into_iter().chain(
-                ward_pons
-                    .iter()
-                    .filter(|pon| Some(pon.ward.as_str()) == assignment.ward.as_deref())
-                    .map(|pon| pon.id),
-            );
-            for pon_id in pons {
-                routed = true;
-                routes = routes.add(
-                    Condition::all()
-                        .add(model::Column::PonId.eq(pon_id))
-                        .add(model::Column::Step.eq(step)),
-                );
-            }
-        }
-        if !routed {
+        let Some(routes) = self.routes(tenant, organization_id).await? else {
             return Ok(Vec::new());
-        }
+        };
         let open = [Status::Pending, Status::InProgress, Status::OnHold].map(Status::as_str);
         let mut tasks = model::Entity::find()
             .filter(model::Column::TenantId.eq(tenant))
@@ -467,6 +423,63 @@ impl TaskService {
             )
         });
         Ok(tasks)
+    }
+
+    /// The tasks routed to an organization through its assignments: same PON, or a PON in the
+    /// assignment's ward, and the same step. None when it has no assignment with a known step.
+    async fn routes(&self, tenant: Uuid, organization_id: Uuid) -> AppResult<Option<Condition>> {
+        let assignments = assignment::Entity::find()
+            .filter(assignment::Column::TenantId.eq(tenant))
+            .filter(assignment::Column::OrganizationId.eq(organization_id))
+            .all(&self.db)
+            .await?;
+        let mut routes = Condition::any();
+        let mut routed = false;
+        for assignment in &assignments {
+            let Some(step) = canonical_step(&assignment.step_type) else {
+                continue;
+            };
+            let mut places = Condition::any();
+            if let Some(pon_id) = assignment.pon_id {
+                places = places.add(model::Column::PonId.eq(pon_id));
+            }
+            if let Some(ward) = &assignment.ward {
+                let ward_pons = Query::select()
+                    .column(pon::Column::Id)
+                    .from(pon::Entity)
+                    .and_where(pon::Column::TenantId.eq(tenant))
+                    .and_where(pon::Column::Ward.eq(ward.as_str()))
+                    .to_owned();
+                places = places.add(model::Column::PonId.in_subquery(ward_pons));
+            }
+            routed = true;
+            routes = routes.add(
+                Condition::all()
+                    .add(model::Column::Step.eq(step))
+                    .add(places),
+            );
+        }
+        Ok(routed.then_some(routes))
+    }
+
+    /// The tasks of its tenant a caller may see (None: none). ADMIN, AUDITOR and NOC (who watch
+    /// the build-out read-only) see all; a PM those of the PONs they manage and those they
+    /// created or are assigned; a site manager those of the PONs they run and those assigned to
+    /// them; an SMME user those of its organization and those routed to it and to nobody else.
+    async fn visibility(&self, ctx: &RequestContext) -> AppResult<Option<Condition>> {
+        if let Some(Some(organization)) = smme_scope(ctx) {
+            let own = model::Column::OrganizationId.eq(organization);
+            let visible = match self.routes(ctx.tenant_id, organization).await? {
+                Some(routes) => Condition::any().add(own).add(
+                    Condition::all()
+                        .add(model::Column::OrganizationId.is_null())
+                        .add(routes),
+                ),
+                None => Condition::all().add(own),
+            };
+            return Ok(Some(visible));
+        }
+        Ok(visibility(ctx))
     }
 
     /// Recomputes the progress of a PON the caller may see (the legacy `PUT /pons/:id/progress`);

@@ -311,6 +311,12 @@ async fn task_visibility_follows_the_role() {
         // Assigned to a site manager of another PON: they see this one task of it.
         let assigned = new_task(&server, &admin, json!({"pon_id": elsewhere, "title": "Splice", "step": "other", "assignee_id": other_site_id})).await;
 
+        // The crew's assignment routes `assigned` (no organization yet) to it as well.
+        ok(admin
+            .post(server.url("/v1/assignments"))
+            .json(&json!({"organization_id": crew, "pon_id": elsewhere, "step_type": "other"})))
+        .await;
+
         let url = |id: &str| server.url(&format!("/v1/tasks/{id}"));
         let count = |body: Value| body["tasks"].as_array().unwrap().len();
         for (who, client, listed, reads_task) in [
@@ -319,7 +325,7 @@ async fn task_visibility_follows_the_role() {
             ("other pm", &other_pm, 0, false),
             ("site", &site, 1, true),
             ("other site", &other_site, 1, false),
-            ("smme", &smme, 1, true),
+            ("smme", &smme, 2, true),
             ("other smme", &other_smme, 0, false),
             ("auditor", &auditor, 2, true),
             ("noc", &noc, 2, true),
@@ -336,6 +342,10 @@ async fn task_visibility_follows_the_role() {
         }
         let (status, _) = call(other_site.get(url(&assigned))).await;
         assert_eq!(status, StatusCode::OK, "the assignee reads their task");
+        let (status, _) = call(smme.get(url(&assigned))).await;
+        assert_eq!(status, StatusCode::OK, "a task routed to the crew");
+        let (status, _) = call(other_smme.get(url(&assigned))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
 
         // Updates: the PON's PM and site manager may; other writers get NOT_FOUND; read-only
         // roles are refused by the permission table.
