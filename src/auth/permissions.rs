@@ -133,7 +133,8 @@ const TABLE: &[(&str, Access)] = &[
         "kasi.fiber.v1.AssignmentService/DeleteAssignment",
         Access::Roles(ADMIN_PM),
     ),
-    // Every role reads tasks; the service shows SMME users only their own organization's.
+    // Every role reads tasks; the service shows each role the tasks of its PONs (SMME users:
+    // their organization's and those routed to it).
     (
         "kasi.fiber.v1.TaskService/CreateTask",
         Access::Roles(ADMIN_PM_SITE),

@@ -1,6 +1,6 @@
 //! Task rules: validation naming every field, references checked within the caller's tenant,
 //! dependencies without cycles, the status state machine with its times and SLA, the evidence
-//! gate, SMME read scoping, and the audit record and PON progress in the change's transaction.
+//! gate, read scoping by role, and the audit record and PON progress in the change's transaction.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -603,3 +603,98 @@ async fn a_stale_update_does_not_undo_the_scans_breach() {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn stringing_and_reports_over_grpc() {
+    use kasi_fiber::proto::v1::report_service_client::ReportServiceClient;
+    use kasi_fiber::proto::v1::stringing_service_client::StringingServiceClient;
+    use kasi_fiber::proto::v1::{
+        CreateStringingRunRequest, ExportPonsRequest, GetDashboardRequest,
+        ListStringingRunsRequest, StringingRun,
+    };
+    use tonic::Code;
+    use tonic_types::StatusExt;
+
+    use crate::harness::Bearer;
+
+    for backends in backend_sets() {
+        let server = TestServer::start(&backends).await;
+        let token = server.admin_token().await;
+        let http = server.http_as(&token);
+        let pon_id = new_pon(&server, &http, json!({"name": "Over, \"gRPC\""})).await;
+        let organization = new_organization(&server, &http).await;
+        let mut runs =
+            StringingServiceClient::with_interceptor(server.channel().await, Bearer::new(&token));
+        let run = StringingRun {
+            pon_id: pon_id.clone(),
+            organization_id: organization.clone(),
+            meters: 1200.0,
+            completed_on: today(),
+            ..Default::default()
+        };
+        let created = runs
+            .create_stringing_run(CreateStringingRunRequest {
+                stringing_run: Some(run.clone()),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(created.meters, 1200.0, "{}", backends.label());
+        assert!(created.created_at.is_some());
+        let status = runs
+            .create_stringing_run(CreateStringingRunRequest {
+                stringing_run: Some(StringingRun {
+                    meters: f64::INFINITY,
+                    completed_on: "2026-13-01".into(),
+                    ..run.clone()
+                }),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let fields: Vec<String> = status
+            .get_details_bad_request()
+            .unwrap()
+            .field_violations
+            .into_iter()
+            .map(|violation| violation.field)
+            .collect();
+        assert_eq!(fields, ["stringing_run.completed_on"]);
+        let status = runs
+            .create_stringing_run(CreateStringingRunRequest {
+                stringing_run: None,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let listed = runs
+            .list_stringing_runs(ListStringingRunsRequest {
+                pon_id: pon_id.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(listed.stringing_runs, [created]);
+
+        let mut reports =
+            ReportServiceClient::with_interceptor(server.channel().await, Bearer::new(&token));
+        let dashboard = reports
+            .get_dashboard(GetDashboardRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(dashboard.pons.unwrap().total, 1);
+        let export = reports
+            .export_pons(ExportPonsRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        let row = export.content.lines().nth(1).unwrap().to_string();
+        assert!(
+            row.contains(",\"Over, \"\"gRPC\"\"\","),
+            "quotes doubled: {row}"
+        );
+        server.stop().await;
+    }
+}
