@@ -9,6 +9,8 @@ const PROTOS: &[&str] = &[
     "proto/kasi/fiber/v1/audit.proto",
     "proto/kasi/fiber/v1/organizations.proto",
     "proto/kasi/fiber/v1/tasks.proto",
+    "proto/kasi/fiber/v1/stringing.proto",
+    "proto/kasi/fiber/v1/reports.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -133,7 +133,8 @@ const TABLE: &[(&str, Access)] = &[
         "kasi.fiber.v1.AssignmentService/DeleteAssignment",
         Access::Roles(ADMIN_PM),
     ),
-    // Every role reads tasks; the service shows SMME users only their own organization's.
+    // Every role reads tasks; the service shows each role the tasks of its PONs (SMME users:
+    // their organization's and those routed to it).
     (
         "kasi.fiber.v1.TaskService/CreateTask",
         Access::Roles(ADMIN_PM_SITE),
@@ -157,6 +158,33 @@ const TABLE: &[(&str, Access)] = &[
     ),
     (
         "kasi.fiber.v1.TaskService/ListWorkQueue",
+        Access::Roles(ANY_ROLE),
+    ),
+    // Site staff and managers record stringing runs; every role reads them, scoped by the
+    // service like the PONs (SMME users: their own organization's).
+    (
+        "kasi.fiber.v1.StringingService/CreateStringingRun",
+        Access::Roles(ADMIN_PM_SITE),
+    ),
+    (
+        "kasi.fiber.v1.StringingService/ListStringingRuns",
+        Access::Roles(ANY_ROLE),
+    ),
+    // Reports cover what the caller may read.
+    (
+        "kasi.fiber.v1.ReportService/GetDashboard",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.ReportService/ListPonReports",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.ReportService/ListTaskReports",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.ReportService/ExportPons",
         Access::Roles(ANY_ROLE),
     ),
 ];

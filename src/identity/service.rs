@@ -225,9 +225,10 @@ impl IdentityService {
         }
     }
 
-    async fn start_session(&self, mut user: user::Model) -> AppResult<Session> {
+    async fn start_session(&self, before: user::Model) -> AppResult<Session> {
+        let mut user = before.clone();
         user.last_login_at = Some(self.clock.now());
-        let user = store::update_user(&self.db, user).await?;
+        let user = store::update_user(&self.db, before, user).await?;
         let (token, expires_at) = self.guard.issue(&user);
         Ok(Session {
             token,
@@ -250,7 +251,8 @@ impl IdentityService {
         current: &str,
         new: &str,
     ) -> AppResult<()> {
-        let mut user = self.me(ctx).await?;
+        let before = self.me(ctx).await?;
+        let mut user = before.clone();
         passwords::check_new("new_password", new)?;
         let (current, stored) = (current.to_string(), user.password_hash.clone());
         let matches = tokio::task::spawn_blocking(move || passwords::verify(&current, &stored))
@@ -269,7 +271,7 @@ impl IdentityService {
         let tx = self.db.begin().await?;
         let tenant_id = user.tenant_id;
         let id = user.id.to_string();
-        store::update_user(&tx, user).await?;
+        store::update_user(&tx, before, user).await?;
         audit::record(
             &tx,
             ctx,
@@ -341,6 +343,19 @@ impl IdentityService {
         store::user_in_tenant(&self.db, ctx.tenant_id, id)
             .await?
             .ok_or_else(|| AppError::not_found(format!("user {id} not found")))
+    }
+
+    /// The tenant's users with these ids (to name them next to records the caller may read).
+    pub async fn users_named(
+        &self,
+        ctx: &RequestContext,
+        ids: &[Uuid],
+    ) -> AppResult<std::collections::HashMap<Uuid, user::Model>> {
+        Ok(store::users_in_tenant(&self.db, ctx.tenant_id, ids)
+            .await?
+            .into_iter()
+            .map(|user| (user.id, user))
+            .collect())
     }
 
     pub async fn list_users(
@@ -496,7 +511,7 @@ impl IdentityService {
         let now = self.clock.now();
         user.updated_at = now;
         let tx = self.db.begin().await?;
-        let user = store::update_user(&tx, user)
+        let user = store::update_user(&tx, before.clone(), user)
             .await
             .map_err(|err| match err {
                 AppError::FailedPrecondition(_) => {

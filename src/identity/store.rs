@@ -47,6 +47,18 @@ pub async fn user_in_tenant(
         .await?)
 }
 
+pub async fn users_in_tenant(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    ids: &[Uuid],
+) -> AppResult<Vec<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?)
+}
+
 /// Login lookup: e-mails are unique over all tenants.
 pub async fn user_by_email(
     db: &impl ConnectionTrait,
@@ -65,8 +77,14 @@ pub async fn insert_user(db: &impl ConnectionTrait, user: user::Model) -> AppRes
     Ok(user)
 }
 
-pub async fn update_user(db: &impl ConnectionTrait, user: user::Model) -> AppResult<user::Model> {
-    Ok(user.into_active_model().reset_all().update(db).await?)
+/// Stores the columns of `user` that differ from `before`, the same row read earlier (so a
+/// login's `last_login_at` cannot undo a concurrent deactivation, for one).
+pub async fn update_user(
+    db: &impl ConnectionTrait,
+    before: user::Model,
+    user: user::Model,
+) -> AppResult<user::Model> {
+    crate::storage::db::update_changed::<user::Entity>(db, before, user).await
 }
 
 /// Users of a tenant by name (ties by id), after the `after` id when paging.

@@ -3,6 +3,10 @@
 //! bodies). No business logic lives here.
 
 mod auth;
+mod body;
+mod pons;
+mod reports;
+mod tasks;
 mod users;
 
 use std::sync::Arc;
@@ -24,6 +28,9 @@ use crate::identity::model::user;
 pub struct LegacyState {
     pub guard: Arc<Guard>,
     pub identity: Arc<IdentityService>,
+    pub pons: Arc<crate::pons::PonService>,
+    pub tasks: Arc<crate::tasks::TaskService>,
+    pub reports: Arc<crate::reports::ReportService>,
     pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
@@ -32,6 +39,9 @@ pub fn router(state: LegacyState) -> axum::Router {
     axum::Router::new()
         .merge(auth::routes())
         .merge(users::routes())
+        .merge(pons::routes())
+        .merge(tasks::routes())
+        .merge(reports::routes())
         .with_state(state)
 }
 
@@ -179,4 +189,71 @@ pub fn user_document(user: &user::Model) -> Value {
 /// A legacy role name (or a new one) from a request body.
 pub fn role_from_body(value: Option<&Value>) -> Option<Role> {
     value.and_then(Value::as_str).and_then(Role::parse)
+}
+
+/// A Mongo `Date` holding a day: midnight UTC.
+pub fn express_day(day: chrono::NaiveDate) -> String {
+    format!("{}T00:00:00.000Z", day.format("%Y-%m-%d"))
+}
+
+/// Malformed ids are "not found", as in the Express API.
+pub fn legacy_id(text: &str, not_found: &str) -> Result<uuid::Uuid, LegacyError> {
+    uuid::Uuid::parse_str(text).map_err(|_| message(StatusCode::NOT_FOUND, not_found))
+}
+
+/// Users by id, to populate references.
+pub type Users = std::collections::HashMap<uuid::Uuid, user::Model>;
+
+/// The tenant's users named by `ids`.
+pub async fn users_named(
+    state: &LegacyState,
+    ctx: &RequestContext,
+    ids: impl IntoIterator<Item = Option<uuid::Uuid>>,
+) -> Result<Users, LegacyError> {
+    let mut ids: Vec<uuid::Uuid> = ids.into_iter().flatten().collect();
+    ids.sort();
+    ids.dedup();
+    state
+        .identity
+        .users_named(ctx, &ids)
+        .await
+        .map_err(|err| LegacyError::from_app(err, "User not found"))
+}
+
+/// A populated user reference `{_id, <fields>}`, or null when it names nobody (any more).
+pub fn populated_user(users: &Users, id: Option<uuid::Uuid>, fields: &[&str]) -> Value {
+    let Some(user) = id.and_then(|id| users.get(&id)) else {
+        return Value::Null;
+    };
+    let mut document = json!({ "_id": user.id.to_string() });
+    for field in fields {
+        document[*field] = match *field {
+            "name" => json!(user.name),
+            "email" => json!(user.email),
+            _ => json!(user.phone),
+        };
+    }
+    document
+}
+
+/// A service error with its field names put into the legacy body's vocabulary.
+pub fn renamed(err: AppError, names: &[(&str, &str)]) -> AppError {
+    match err {
+        AppError::InvalidArgument(violations) => AppError::InvalidArgument(
+            violations
+                .into_iter()
+                .map(|mut violation| {
+                    let field = violation
+                        .field
+                        .split_once('.')
+                        .map_or(violation.field.as_str(), |(_, rest)| rest);
+                    if let Some((_, theirs)) = names.iter().find(|(ours, _)| *ours == field) {
+                        violation.field = theirs.to_string();
+                    }
+                    violation
+                })
+                .collect(),
+        ),
+        other => other,
+    }
 }

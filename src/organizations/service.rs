@@ -502,7 +502,7 @@ impl OrganizationsService {
     ) -> AppResult<R::Model> {
         let fields = check_references::<R>(&self.db, ctx, &row).await?;
         let tx = self.db.begin().await?;
-        let row = store::update::<R>(&tx, row)
+        let row = store::update::<R>(&tx, before, row)
             .await
             .map_err(|err| vanished(err, &fields))?;
         record::<R>(

@@ -2,13 +2,13 @@
 //! tables: every one is filtered by tenant, and reads optionally by owning organization.
 
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use uuid::Uuid;
 
 use super::model::{assignment, contract, organization};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::pons;
 
 /// A table whose rows belong to a tenant and to an organization, keyed by a UUID `id`.
@@ -86,13 +86,13 @@ pub async fn insert<E: Scoped>(db: &impl ConnectionTrait, row: E::Model) -> AppR
     Ok(row)
 }
 
-/// Stores every column of a row read from this tenant before.
-pub async fn update<E: Scoped>(db: &impl ConnectionTrait, row: E::Model) -> AppResult<E::Model> {
-    match row.into_active_model().reset_all().update(db).await {
-        Ok(row) => Ok(row),
-        Err(DbErr::RecordNotUpdated) => Err(AppError::not_found("the record no longer exists")),
-        Err(err) => Err(err.into()),
-    }
+/// Stores the columns of `row` that differ from `before`, the same row read from this tenant.
+pub async fn update<E: Scoped>(
+    db: &impl ConnectionTrait,
+    before: &E::Model,
+    row: E::Model,
+) -> AppResult<E::Model> {
+    crate::storage::db::update_changed::<E>(db, before.clone(), row).await
 }
 
 /// True when a row of this tenant was deleted.

@@ -144,6 +144,33 @@ impl PonService {
             .ok_or_else(|| AppError::not_found(format!("PON {id} not found")))
     }
 
+    /// Like [`get`](Self::get), but a PON of the tenant that the caller may not see is
+    /// PERMISSION_DENIED rather than NOT_FOUND (the legacy API's 403).
+    pub async fn get_or_denied(&self, ctx: &RequestContext, id: Uuid) -> AppResult<Model> {
+        match self.get(ctx, id).await {
+            Err(AppError::NotFound(text)) => {
+                match store::find(&self.db, ctx.tenant_id, Visibility::All, id).await? {
+                    Some(_) => Err(AppError::PermissionDenied("Access denied".into())),
+                    None => Err(AppError::NotFound(text)),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// The tenant's PONs with these ids (to name them next to records the caller may read).
+    pub async fn named(
+        &self,
+        ctx: &RequestContext,
+        ids: &[Uuid],
+    ) -> AppResult<std::collections::HashMap<Uuid, Model>> {
+        Ok(store::find_many(&self.db, ctx.tenant_id, ids)
+            .await?
+            .into_iter()
+            .map(|pon| (pon.id, pon))
+            .collect())
+    }
+
     pub async fn list(
         &self,
         ctx: &RequestContext,
@@ -169,6 +196,26 @@ impl PonService {
         })
     }
 
+    /// Every PON matching `filter` that the caller may see, page by page.
+    pub async fn list_all(
+        &self,
+        ctx: &RequestContext,
+        filter: &PonFilter,
+    ) -> AppResult<Vec<Model>> {
+        let mut pons = Vec::new();
+        let mut token = String::new();
+        loop {
+            let page = self
+                .list(ctx, filter, paging::MAX_PAGE_SIZE as i32, &token)
+                .await?;
+            pons.extend(page.items);
+            match page.next_page_token {
+                Some(next) => token = next,
+                None => return Ok(pons),
+            }
+        }
+    }
+
     /// Changes the fields named in `mask` (`*` names them all) to their values in `draft`.
     pub async fn update(
         &self,
@@ -178,13 +225,15 @@ impl PonService {
         mask: &[String],
     ) -> AppResult<Model> {
         let fields = fieldmask::resolve(mask, UPDATABLE_FIELDS, "PON")?;
-        let mut pon = self.get(ctx, id).await?;
-        let before = pon.status();
+        let stored = self.get(ctx, id).await?;
+        let mut pon = stored.clone();
         apply(&mut pon, &draft, &fields)?;
-        self.finish_status_change(&mut pon, before);
+        self.finish_status_change(&mut pon, stored.status());
         validate(&pon)?;
         pon.updated_at = self.clock.now();
-        store::update(&self.db, pon).await.map_err(duplicate_code)
+        store::update(&self.db, stored, pon)
+            .await
+            .map_err(duplicate_code)
     }
 
     pub async fn delete(&self, ctx: &RequestContext, id: Uuid) -> AppResult<()> {
@@ -206,6 +255,22 @@ impl PonService {
             pon.actual_end_date = Some(self.clock.now().date_naive());
         }
     }
+}
+
+/// Whether the caller may see PON `id` of its tenant.
+pub async fn visible_to(
+    db: &DatabaseConnection,
+    ctx: &RequestContext,
+    id: Uuid,
+) -> AppResult<bool> {
+    Ok(store::find(db, ctx.tenant_id, visibility(ctx), id)
+        .await?
+        .is_some())
+}
+
+/// The ids of the PONs the caller may see, as a subquery.
+pub fn visible_pon_ids(ctx: &RequestContext) -> sea_orm::sea_query::SelectStatement {
+    store::visible_ids(ctx.tenant_id, visibility(ctx))
 }
 
 /// ADMIN, AUDITOR and NOC see every PON of the tenant; a PM those they manage; a site manager

@@ -4,7 +4,7 @@
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Select,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 use uuid::Uuid;
 
@@ -53,6 +53,14 @@ fn visible(tenant_id: Uuid, visibility: Visibility) -> Select<Entity> {
     }
 }
 
+/// The ids of the tenant's PONs that `visibility` lets through, as a subquery.
+pub fn visible_ids(tenant_id: Uuid, visibility: Visibility) -> sea_orm::sea_query::SelectStatement {
+    visible(tenant_id, visibility)
+        .select_only()
+        .column(Column::Id)
+        .into_query()
+}
+
 pub async fn insert(db: &DatabaseConnection, pon: Model) -> AppResult<Model> {
     let active: ActiveModel = pon.clone().into_active_model();
     Entity::insert(active.reset_all())
@@ -70,6 +78,18 @@ pub async fn find(
     Ok(visible(tenant_id, visibility)
         .filter(Column::Id.eq(id))
         .one(db)
+        .await?)
+}
+
+pub async fn find_many(
+    db: &DatabaseConnection,
+    tenant_id: Uuid,
+    ids: &[Uuid],
+) -> AppResult<Vec<Model>> {
+    Ok(Entity::find()
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .all(db)
         .await?)
 }
 
@@ -94,9 +114,9 @@ pub async fn list(
     Ok(query.order_by_asc(Column::Id).limit(limit).all(db).await?)
 }
 
-pub async fn update(db: &DatabaseConnection, pon: Model) -> AppResult<Model> {
-    let active: ActiveModel = pon.into_active_model().reset_all();
-    Ok(active.update(db).await?)
+/// Stores the columns of `pon` that differ from `before`, the same row read earlier.
+pub async fn update(db: &DatabaseConnection, before: Model, pon: Model) -> AppResult<Model> {
+    crate::storage::db::update_changed::<Entity>(db, before, pon).await
 }
 
 /// True when a row of this tenant was deleted.

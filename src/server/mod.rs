@@ -43,11 +43,15 @@ use crate::proto::v1::auth_service_server::AuthServiceServer;
 use crate::proto::v1::contract_service_server::ContractServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::pon_service_server::PonServiceServer;
+use crate::proto::v1::report_service_server::ReportServiceServer;
+use crate::proto::v1::stringing_service_server::StringingServiceServer;
 use crate::proto::v1::task_service_server::TaskServiceServer;
 use crate::proto::v1::user_service_server::UserServiceServer;
 use crate::proto::{self};
 use crate::ratelimit::RateLimiter;
+use crate::reports::{ReportService, grpc::ReportGrpc};
 use crate::storage::Storage;
+use crate::stringing::{StringingService, grpc::StringingGrpc};
 use crate::tasks::{PhotoEvidenceGate, TaskService, grpc::TaskGrpc};
 use readiness::Readiness;
 use tonic::server::NamedService;
@@ -147,11 +151,6 @@ impl App {
             config.auth.allow_self_registration,
         ));
         let pons = Arc::new(PonService::new(storage.db.clone(), clock.clone()));
-        let legacy = legacy::router(LegacyState {
-            guard: guard.clone(),
-            identity: identity.clone(),
-            trusted_proxies: config.auth.trusted_proxies.clone(),
-        });
         let organizations = Arc::new(OrganizationsService::new(storage.db.clone(), clock.clone()));
         let organizations_grpc = OrganizationsGrpc::new(organizations.clone());
         let tasks = Arc::new(TaskService::new(
@@ -159,6 +158,21 @@ impl App {
             clock.clone(),
             Arc::new(PhotoEvidenceGate),
         ));
+        let reports = Arc::new(ReportService::new(
+            pons.clone(),
+            tasks.clone(),
+            identity.clone(),
+            clock.clone(),
+        ));
+        let stringing = Arc::new(StringingService::new(storage.db.clone(), clock.clone()));
+        let legacy = legacy::router(LegacyState {
+            guard: guard.clone(),
+            identity: identity.clone(),
+            pons: pons.clone(),
+            tasks: tasks.clone(),
+            reports: reports.clone(),
+            trusted_proxies: config.auth.trusted_proxies.clone(),
+        });
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
@@ -168,7 +182,7 @@ impl App {
         let limit = config.max_body_bytes;
         let mut services = ServiceSet::default();
         services.add(configured!(
-            PonServiceServer::new(PonGrpc::new(pons)),
+            PonServiceServer::new(PonGrpc::new(pons.clone())),
             limit
         ));
         services.add(configured!(
@@ -200,6 +214,14 @@ impl App {
         ));
         services.add(configured!(
             TaskServiceServer::new(TaskGrpc::new(tasks.clone())),
+            limit
+        ));
+        services.add(configured!(
+            StringingServiceServer::new(StringingGrpc::new(stringing)),
+            limit
+        ));
+        services.add(configured!(
+            ReportServiceServer::new(ReportGrpc::new(reports)),
             limit
         ));
         let ServiceSet {

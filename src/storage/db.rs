@@ -6,9 +6,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use kasi_migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ConnectOptions, ConnectionTrait, Database,
+    DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, Iterable, ModelTrait,
+};
 
 use crate::config::DatabaseConfig;
+use crate::error::{AppError, AppResult};
 
 pub async fn connect(
     config: &DatabaseConfig,
@@ -59,4 +63,36 @@ pub async fn ping(db: &DatabaseConnection) -> anyhow::Result<()> {
         .await
         .context("SELECT 1")?;
     Ok(())
+}
+
+/// Stores `after`, a changed copy of the row `before` read earlier, writing only the columns
+/// that differ: a concurrent writer's changes to the other columns (the SLA scan's breach flags,
+/// a PON's breach count) survive. Answers the row as stored; NOT_FOUND when it is gone.
+pub async fn update_changed<E>(
+    db: &impl ConnectionTrait,
+    before: E::Model,
+    after: E::Model,
+) -> AppResult<E::Model>
+where
+    E: EntityTrait,
+    E::Model: IntoActiveModel<E::ActiveModel> + Clone,
+    E::ActiveModel: ActiveModelBehavior + Send,
+{
+    let mut active = before.clone().into_active_model();
+    let mut changed = false;
+    for column in E::Column::iter() {
+        let value = after.get(column);
+        if before.get(column) != value {
+            active.set(column, value);
+            changed = true;
+        }
+    }
+    if !changed {
+        return Ok(after);
+    }
+    match active.update(db).await {
+        Ok(row) => Ok(row),
+        Err(DbErr::RecordNotUpdated) => Err(AppError::not_found("the record no longer exists")),
+        Err(err) => Err(err.into()),
+    }
 }

@@ -92,6 +92,16 @@ pub fn canonical_step(text: &str) -> Option<&'static str> {
     }
 }
 
+/// A stored step in the legacy vocabulary: `CAC` is `cac_check`, `Stringing` is `stringing`;
+/// the core steps without a legacy type keep their names.
+pub fn legacy_type(step: &str) -> &str {
+    match step {
+        "CAC" => "cac_check",
+        "Stringing" => "stringing",
+        other => other,
+    }
+}
+
 /// The SLA of a step when neither the task nor a contract sets one (core-api §5.1, legacy §4.4).
 pub fn default_sla_minutes(step: &str) -> i32 {
     match step {

@@ -1,11 +1,12 @@
 //! Task rules: validation naming every field, references checked within the caller's tenant,
 //! dependencies without cycles, the status state machine with its times and SLA, the evidence
-//! gate, SMME read scoping, and the audit record and PON progress in the change's transaction.
+//! gate, read scoping by role, and the audit record and PON progress in the change's transaction.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, TransactionTrait,
@@ -94,6 +95,38 @@ pub struct TaskService {
     evidence: Arc<dyn EvidenceGate>,
 }
 
+/// What [`TaskService::visibility`] answers for every role but SMME (which needs the
+/// organization's assignments).
+fn visibility(ctx: &RequestContext) -> Option<Condition> {
+    let principal = ctx.principal.as_ref()?;
+    let pons_where = |column: pon::Column, user: Uuid| {
+        Query::select()
+            .column(pon::Column::Id)
+            .from(pon::Entity)
+            .and_where(pon::Column::TenantId.eq(ctx.tenant_id))
+            .and_where(column.eq(user))
+            .to_owned()
+    };
+    match (principal.role, principal.user_id, principal.organization_id) {
+        (Role::Admin | Role::Auditor | Role::Noc, _, _) => Some(Condition::all()),
+        (Role::Pm, Some(user), _) => Some(
+            Condition::any()
+                .add(
+                    model::Column::PonId
+                        .in_subquery(pons_where(pon::Column::ProjectManagerId, user)),
+                )
+                .add(model::Column::CreatedBy.eq(user))
+                .add(model::Column::AssigneeId.eq(user)),
+        ),
+        (Role::Site, Some(user), _) => Some(
+            Condition::any()
+                .add(model::Column::PonId.in_subquery(pons_where(pon::Column::SiteManagerId, user)))
+                .add(model::Column::AssigneeId.eq(user)),
+        ),
+        _ => None,
+    }
+}
+
 /// The organization an SMME caller is limited to: `Some(None)` when it has none (sees nothing).
 fn smme_scope(ctx: &RequestContext) -> Option<Option<Uuid>> {
     match &ctx.principal {
@@ -150,6 +183,11 @@ impl TaskService {
         apply(&mut row, &draft, TASK_FIELDS)?;
         validate(&row)?;
         self.check_references(ctx, &row).await?;
+        if !crate::pons::service::visible_to(&self.db, ctx, row.pon_id).await? {
+            return Err(AppError::PermissionDenied(
+                "tasks are added only to PONs the caller may see".into(),
+            ));
+        }
         let tx = self.db.begin().await?;
         let row = store::insert::<model::Entity>(&tx, row).await?;
         record(&tx, ctx, "create", None, Some(&row), now).await?;
@@ -160,12 +198,15 @@ impl TaskService {
 
     /// A task the caller may read, or NOT_FOUND (also for other tenants' tasks).
     pub async fn get(&self, ctx: &RequestContext, id: Uuid) -> AppResult<model::Model> {
-        let found = match smme_scope(ctx) {
-            None => store::find::<model::Entity>(&self.db, ctx.tenant_id, None, id).await?,
-            Some(Some(own)) => {
-                store::find::<model::Entity>(&self.db, ctx.tenant_id, Some(own), id).await?
+        let found = match self.visibility(ctx).await? {
+            Some(visible) => {
+                model::Entity::find_by_id(id)
+                    .filter(model::Column::TenantId.eq(ctx.tenant_id))
+                    .filter(visible)
+                    .one(&self.db)
+                    .await?
             }
-            Some(None) => None,
+            None => None,
         };
         found.ok_or_else(|| AppError::not_found(format!("task {id} not found")))
     }
@@ -179,12 +220,10 @@ impl TaskService {
     ) -> AppResult<Page<model::Model>> {
         let limit = paging::page_limit(page_size)?;
         let after = paging::decode_token(NAME, page_token)?;
-        let organization = match smme_scope(ctx) {
-            None => None,
-            Some(Some(own)) => Some(own),
-            Some(None) => return Ok((Vec::new(), None)),
+        let Some(visible) = self.visibility(ctx).await? else {
+            return Ok((Vec::new(), None));
         };
-        let mut condition = Condition::all();
+        let mut condition = Condition::all().add(visible);
         if let Some(pon_id) = filter.pon_id {
             condition = condition.add(model::Column::PonId.eq(pon_id));
         }
@@ -205,13 +244,33 @@ impl TaskService {
         let rows = store::list::<model::Entity>(
             &self.db,
             ctx.tenant_id,
-            organization,
+            None,
             condition,
             after,
             limit + 1,
         )
         .await?;
         Ok(paging::into_page(NAME, rows, limit, |row| row.id))
+    }
+
+    /// Every task matching `filter` that the caller may see, page by page.
+    pub async fn list_all(
+        &self,
+        ctx: &RequestContext,
+        filter: &TaskFilter,
+    ) -> AppResult<Vec<model::Model>> {
+        let mut tasks = Vec::new();
+        let mut token = String::new();
+        loop {
+            let (page, next) = self
+                .list(ctx, filter, paging::MAX_PAGE_SIZE as i32, &token)
+                .await?;
+            tasks.extend(page);
+            match next {
+                Some(next) => token = next,
+                None => return Ok(tasks),
+            }
+        }
     }
 
     /// Changes the fields named in `mask` (`*` names them all) to their values in `draft`.
@@ -339,48 +398,9 @@ impl TaskService {
                 "organization {organization_id} not found"
             )));
         }
-        let assignments = assignment::Entity::find()
-            .filter(assignment::Column::TenantId.eq(tenant))
-            .filter(assignment::Column::OrganizationId.eq(organization_id))
-            .all(&self.db)
-            .await?;
-        let wards: Vec<&str> = assignments
-            .iter()
-            .filter_map(|a| a.ward.as_deref())
-            .collect();
-        let ward_pons = if wards.is_empty() {
-            Vec::new()
-        } else {
-            pon::Entity::find()
-                .filter(pon::Column::TenantId.eq(tenant))
-                .filter(pon::Column::Ward.is_in(wards))
-                .all(&self.db)
-                .await?
-        };
-        let mut routes = Condition::any();
-        let mut routed = false;
-        for assignment in &assignments {
-            let Some(step) = canonical_step(&assignment.step_type) else {
-                continue;
-            };
-            let pons = assignment.pon_id.into_iter().chain(
-                ward_pons
-                    .iter()
-                    .filter(|pon| Some(pon.ward.as_str()) == assignment.ward.as_deref())
-                    .map(|pon| pon.id),
-            );
-            for pon_id in pons {
-                routed = true;
-                routes = routes.add(
-                    Condition::all()
-                        .add(model::Column::PonId.eq(pon_id))
-                        .add(model::Column::Step.eq(step)),
-                );
-            }
-        }
-        if !routed {
+        let Some(routes) = self.routes(tenant, organization_id).await? else {
             return Ok(Vec::new());
-        }
+        };
         let open = [Status::Pending, Status::InProgress, Status::OnHold].map(Status::as_str);
         let mut tasks = model::Entity::find()
             .filter(model::Column::TenantId.eq(tenant))
@@ -405,6 +425,75 @@ impl TaskService {
         Ok(tasks)
     }
 
+    /// The tasks routed to an organization through its assignments: same PON, or a PON in the
+    /// assignment's ward, and the same step. None when it has no assignment with a known step.
+    async fn routes(&self, tenant: Uuid, organization_id: Uuid) -> AppResult<Option<Condition>> {
+        let assignments = assignment::Entity::find()
+            .filter(assignment::Column::TenantId.eq(tenant))
+            .filter(assignment::Column::OrganizationId.eq(organization_id))
+            .all(&self.db)
+            .await?;
+        let mut routes = Condition::any();
+        let mut routed = false;
+        for assignment in &assignments {
+            let Some(step) = canonical_step(&assignment.step_type) else {
+                continue;
+            };
+            let mut places = Condition::any();
+            if let Some(pon_id) = assignment.pon_id {
+                places = places.add(model::Column::PonId.eq(pon_id));
+            }
+            if let Some(ward) = &assignment.ward {
+                let ward_pons = Query::select()
+                    .column(pon::Column::Id)
+                    .from(pon::Entity)
+                    .and_where(pon::Column::TenantId.eq(tenant))
+                    .and_where(pon::Column::Ward.eq(ward.as_str()))
+                    .to_owned();
+                places = places.add(model::Column::PonId.in_subquery(ward_pons));
+            }
+            routed = true;
+            routes = routes.add(
+                Condition::all()
+                    .add(model::Column::Step.eq(step))
+                    .add(places),
+            );
+        }
+        Ok(routed.then_some(routes))
+    }
+
+    /// The tasks of its tenant a caller may see (None: none). ADMIN, AUDITOR and NOC (who watch
+    /// the build-out read-only) see all; a PM those of the PONs they manage and those they
+    /// created or are assigned; a site manager those of the PONs they run and those assigned to
+    /// them; an SMME user those of its organization and those routed to it and to nobody else.
+    async fn visibility(&self, ctx: &RequestContext) -> AppResult<Option<Condition>> {
+        if let Some(Some(organization)) = smme_scope(ctx) {
+            let own = model::Column::OrganizationId.eq(organization);
+            let visible = match self.routes(ctx.tenant_id, organization).await? {
+                Some(routes) => Condition::any().add(own).add(
+                    Condition::all()
+                        .add(model::Column::OrganizationId.is_null())
+                        .add(routes),
+                ),
+                None => Condition::all().add(own),
+            };
+            return Ok(Some(visible));
+        }
+        Ok(visibility(ctx))
+    }
+
+    /// Recomputes the progress of a PON the caller may see (the legacy `PUT /pons/:id/progress`);
+    /// task changes do it by themselves.
+    pub async fn recompute_progress(&self, ctx: &RequestContext, pon_id: Uuid) -> AppResult<()> {
+        if !crate::pons::service::visible_to(&self.db, ctx, pon_id).await? {
+            return Err(AppError::not_found(format!("PON {pon_id} not found")));
+        }
+        let tx = self.db.begin().await?;
+        progress::recompute(&tx, ctx.tenant_id, pon_id, self.clock.now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Stores a changed task, its audit entry and its PON's progress together.
     async fn replace(
         &self,
@@ -416,7 +505,7 @@ impl TaskService {
         let now = self.clock.now();
         row.updated_at = now;
         let tx = self.db.begin().await?;
-        let row = store::update::<model::Entity>(&tx, row).await?;
+        let row = store::update::<model::Entity>(&tx, before, row).await?;
         record(&tx, ctx, action, Some(before), Some(&row), now).await?;
         progress::recompute(&tx, ctx.tenant_id, row.pon_id, now).await?;
         tx.commit().await?;

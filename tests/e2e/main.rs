@@ -1,11 +1,13 @@
 //! End-to-end tests: the real server on an ephemeral port, spoken to as clients do
 //! (tonic, grpc-web frames over HTTP/1.1, REST/JSON, the health protocol, the binary).
 
+mod buildout;
 mod grpc_web;
 mod harness;
 mod health;
 mod identity;
 mod legacy_auth;
+mod legacy_buildout;
 mod organizations;
 mod pons_grpc;
 mod pons_rest;

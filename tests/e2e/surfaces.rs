@@ -49,6 +49,8 @@ async fn reflection_lists_every_service() {
             "kasi.fiber.v1.ContractService",
             "kasi.fiber.v1.OrganizationService",
             "kasi.fiber.v1.PonService",
+            "kasi.fiber.v1.ReportService",
+            "kasi.fiber.v1.StringingService",
             "kasi.fiber.v1.TaskService",
             "kasi.fiber.v1.UserService",
         ]

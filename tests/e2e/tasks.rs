@@ -24,7 +24,8 @@ use crate::harness::{
     Bearer, TEST_PASSWORD, TestServer, backend_sets, call, id_of, ok, unique_name,
 };
 
-fn fields(body: &Value) -> Vec<&str> {
+/// The fields named by a REST error's violations.
+pub fn fields(body: &Value) -> Vec<&str> {
     body["field_violations"]
         .as_array()
         .unwrap_or_else(|| panic!("no violations in {body}"))
@@ -170,6 +171,12 @@ async fn tasks_crud_over_rest() {
                 .user_token(&server.admin_token().await, "ROLE_SITE")
                 .await,
         );
+        // A site manager adds tasks to the PONs they run (tasks are visible by role).
+        let site_id = id_of(&ok(site.get(server.url("/v1/auth/me"))).await);
+        ok(http
+            .patch(server.url(&format!("/v1/pons/{pon_id}")))
+            .json(&json!({"site_manager_id": site_id})))
+        .await;
         new_task(
             &server,
             &site,
