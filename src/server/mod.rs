@@ -27,6 +27,7 @@ use tracing::Level;
 
 use crate::audit::grpc::AuditGrpc;
 use crate::auth::{self, guard::Guard};
+use crate::certificates::{CertificateService, grpc::CertificateGrpc};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::core_api::{self, CoreApi};
@@ -36,19 +37,22 @@ use crate::identity::service::LoginLimits;
 use crate::jobs::{self, sla::SlaScan};
 use crate::legacy::{self, LegacyState};
 use crate::organizations::{OrganizationsService, grpc::OrganizationsGrpc};
+use crate::photos::{PhotoEvidenceGate, PhotoService, grpc::PhotoGrpc};
 use crate::pons::{PonService, grpc::PonGrpc};
 use crate::proto::v1::assignment_service_server::AssignmentServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::auth_service_server::AuthServiceServer;
+use crate::proto::v1::certificate_service_server::CertificateServiceServer;
 use crate::proto::v1::contract_service_server::ContractServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
+use crate::proto::v1::photo_service_server::PhotoServiceServer;
 use crate::proto::v1::pon_service_server::PonServiceServer;
 use crate::proto::v1::task_service_server::TaskServiceServer;
 use crate::proto::v1::user_service_server::UserServiceServer;
 use crate::proto::{self};
 use crate::ratelimit::RateLimiter;
 use crate::storage::Storage;
-use crate::tasks::{PhotoEvidenceGate, TaskService, grpc::TaskGrpc};
+use crate::tasks::{TaskService, grpc::TaskGrpc};
 use readiness::Readiness;
 use tonic::server::NamedService;
 use tonic::service::RoutesBuilder;
@@ -157,7 +161,22 @@ impl App {
         let tasks = Arc::new(TaskService::new(
             storage.db.clone(),
             clock.clone(),
-            Arc::new(PhotoEvidenceGate),
+            Arc::new(PhotoEvidenceGate::new(storage.db.clone())),
+        ));
+
+        let photos = Arc::new(PhotoService::new(
+            storage.db.clone(),
+            clock.clone(),
+            storage.objects.clone(),
+            tasks.clone(),
+            pons.clone(),
+            &config.photos,
+        ));
+        let certificates = Arc::new(CertificateService::new(
+            storage.db.clone(),
+            clock.clone(),
+            pons.clone(),
+            photos.clone(),
         ));
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -168,7 +187,7 @@ impl App {
         let limit = config.max_body_bytes;
         let mut services = ServiceSet::default();
         services.add(configured!(
-            PonServiceServer::new(PonGrpc::new(pons)),
+            PonServiceServer::new(PonGrpc::new(pons.clone())),
             limit
         ));
         services.add(configured!(
@@ -200,6 +219,14 @@ impl App {
         ));
         services.add(configured!(
             TaskServiceServer::new(TaskGrpc::new(tasks.clone())),
+            limit
+        ));
+        services.add(configured!(
+            PhotoServiceServer::new(PhotoGrpc::new(photos.clone())),
+            limit
+        ));
+        services.add(configured!(
+            CertificateServiceServer::new(CertificateGrpc::new(certificates.clone())),
             limit
         ));
         let ServiceSet {
