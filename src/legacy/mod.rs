@@ -3,6 +3,8 @@
 //! bodies). No business logic lives here.
 
 mod auth;
+mod cac;
+mod photos;
 mod users;
 
 use std::sync::Arc;
@@ -14,10 +16,12 @@ use serde_json::{Value, json};
 
 use crate::auth::Role;
 use crate::auth::guard::Guard;
+use crate::certificates::CertificateService;
 use crate::context::RequestContext;
 use crate::error::AppError;
 use crate::identity::IdentityService;
 use crate::identity::model::user;
+use crate::photos::PhotoService;
 
 /// What the legacy handlers share.
 #[derive(Clone)]
@@ -25,6 +29,8 @@ pub struct LegacyState {
     pub guard: Arc<Guard>,
     pub identity: Arc<IdentityService>,
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub photos: Arc<PhotoService>,
+    pub certificates: Arc<CertificateService>,
 }
 
 /// Every `/api` route.
@@ -32,6 +38,8 @@ pub fn router(state: LegacyState) -> axum::Router {
     axum::Router::new()
         .merge(auth::routes())
         .merge(users::routes())
+        .merge(photos::routes())
+        .merge(cac::routes())
         .with_state(state)
 }
 

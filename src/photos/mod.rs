@@ -7,6 +7,7 @@ pub mod geo;
 pub mod grpc;
 pub mod model;
 pub mod multipart;
+pub mod object_routes;
 pub mod rules;
 pub mod sample;
 pub mod service;

@@ -2,6 +2,7 @@
 //! verdict), presigned uploads and their registration, re-validation, geofence changes with
 //! their background re-judging, listings and downloads, all scoped by tenant.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +28,7 @@ use crate::clock::Clock;
 use crate::config::PhotoConfig;
 use crate::context::RequestContext;
 use crate::error::{AppError, AppResult, FieldViolation};
-use crate::identity::model::tenant;
+use crate::identity::model::{tenant, user};
 use crate::pons::PonService;
 use crate::pons::model as pon;
 use crate::pons::service::{DEFAULT_GEOFENCE_RADIUS_M, MAX_GEOFENCE_RADIUS_M};
@@ -626,6 +627,26 @@ impl PhotoService {
             url,
             now + chrono::Duration::from_std(self.url_ttl).unwrap_or_default(),
         ))
+    }
+
+    /// The users (of the caller's tenant) who uploaded these photos, by id.
+    pub async fn uploaders(
+        &self,
+        ctx: &RequestContext,
+        rows: &[photo::Model],
+    ) -> AppResult<HashMap<Uuid, user::Model>> {
+        let ids: Vec<Uuid> = rows.iter().filter_map(|row| row.uploaded_by).collect();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        Ok(user::Entity::find()
+            .filter(user::Column::TenantId.eq(ctx.tenant_id))
+            .filter(user::Column::Id.is_in(ids))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|user| (user.id, user))
+            .collect())
     }
 
     /// Whether the task has a valid photo of its own (the evidence gate of completion).

@@ -151,11 +151,6 @@ impl App {
             config.auth.allow_self_registration,
         ));
         let pons = Arc::new(PonService::new(storage.db.clone(), clock.clone()));
-        let legacy = legacy::router(LegacyState {
-            guard: guard.clone(),
-            identity: identity.clone(),
-            trusted_proxies: config.auth.trusted_proxies.clone(),
-        });
         let organizations = Arc::new(OrganizationsService::new(storage.db.clone(), clock.clone()));
         let organizations_grpc = OrganizationsGrpc::new(organizations.clone());
         let tasks = Arc::new(TaskService::new(
@@ -178,6 +173,13 @@ impl App {
             pons.clone(),
             photos.clone(),
         ));
+        let legacy = legacy::router(LegacyState {
+            guard: guard.clone(),
+            identity: identity.clone(),
+            trusted_proxies: config.auth.trusted_proxies.clone(),
+            photos: photos.clone(),
+            certificates: certificates.clone(),
+        });
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
@@ -251,6 +253,8 @@ impl App {
             guard: guard.clone(),
             organizations,
             tasks,
+            photos: photos.clone(),
+            certificates: certificates.clone(),
         });
         // Every gRPC route (and so grpc-web and transcoded REST) passes the guard.
         let grpc = routes.routes().prepare().into_axum_router().layer(
@@ -270,10 +274,16 @@ impl App {
         let rest = axum::Router::new()
             .fallback(transcode::handle)
             .with_state(transcoder);
+        let objects = crate::photos::object_routes::router(
+            storage.objects.clone(),
+            clock.clone(),
+            config.photos.file_max_bytes,
+        );
         let router = grpc
             .reset_fallback()
             .layer(tonic_web::GrpcWebLayer::new())
             .merge(probes)
+            .merge(objects)
             .merge(legacy)
             .merge(core)
             .merge(rest);
