@@ -314,7 +314,9 @@ fn parse_tiff(data: &[u8]) -> Result<Exif, String> {
         let lat = coordinate(TAG_GPS_LATITUDE, TAG_GPS_LATITUDE_REF, "S", 90.0)?;
         let lng = coordinate(TAG_GPS_LONGITUDE, TAG_GPS_LONGITUDE_REF, "W", 180.0)?;
         if let (Some(lat), Some(lng)) = (lat, lng) {
-            exif.gps = Some((lat, lng));
+            // Six decimals (about 0.1 m), as the old service stored them.
+            let round = |degrees: f64| (degrees * 1e6).round() / 1e6;
+            exif.gps = Some((round(lat), round(lng)));
         }
     }
     Ok(exif)

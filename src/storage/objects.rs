@@ -27,6 +27,8 @@ const PROBE_PREFIX: &str = "_readyz";
 
 /// Where a local store's signed URLs are served (by `storage::signed_urls`).
 pub const LOCAL_URL_PREFIX: &str = "/objects/";
+const S3_MAX_RETRIES: usize = 2;
+const S3_RETRY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Parts of a streamed upload; S3 takes multipart parts of at least 5 MiB.
 const UPLOAD_PART_BYTES: usize = 5 * 1024 * 1024;
 
@@ -97,7 +99,13 @@ impl Objects {
                     .with_region(&config.s3_region)
                     .with_bucket_name(&config.s3_bucket)
                     .with_allow_http(true)
-                    .with_virtual_hosted_style_request(false);
+                    .with_virtual_hosted_style_request(false)
+                    // An upload waits on the store: fail within seconds, not after minutes of retries.
+                    .with_retry(object_store::RetryConfig {
+                        backoff: object_store::BackoffConfig::default(),
+                        max_retries: S3_MAX_RETRIES,
+                        retry_timeout: S3_RETRY_TIMEOUT,
+                    });
                 if let (Some(key), Some(secret)) = (&config.s3_access_key, &config.s3_secret_key) {
                     builder = builder
                         .with_access_key_id(key)

@@ -7,6 +7,7 @@ mod health;
 mod identity;
 mod legacy_auth;
 mod organizations;
+mod photos;
 mod pons_grpc;
 mod pons_rest;
 mod process;
