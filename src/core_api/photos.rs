@@ -21,13 +21,30 @@ use crate::photos::service::{Rejection, UploadRequest};
 const REGISTER: &str = "kasi.fiber.v1.PhotoService/RegisterPhoto";
 const VALIDATE: &str = "kasi.fiber.v1.PhotoService/ValidatePhoto";
 
-fn detail(status: StatusCode, text: &str) -> Response {
-    (status, Json(json!({"detail": text}))).into_response()
+/// An error answer (boxed: responses are large and travel in `Result`s).
+pub struct Refused(Box<Response>);
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+impl From<Failure> for Refused {
+    fn from(failure: Failure) -> Self {
+        Refused(Box::new(failure.into_response()))
+    }
+}
+
+fn detail(status: StatusCode, text: &str) -> Refused {
+    Refused(Box::new(
+        (status, Json(json!({"detail": text}))).into_response(),
+    ))
 }
 
 /// An error answer of these routes: the core `{"detail"}` body, 413/415 for refused bytes,
 /// 404 with the service's message, and `Retry-After` on 429.
-fn failure(err: AppError) -> Response {
+fn failure(err: AppError) -> Refused {
     match (Rejection::of(&err), err) {
         (Some(Rejection::TooLarge), _) => detail(StatusCode::PAYLOAD_TOO_LARGE, "File too large"),
         (Some(Rejection::UnsupportedType), AppError::InvalidArgument(v)) => {
@@ -36,13 +53,13 @@ fn failure(err: AppError) -> Response {
         (_, AppError::NotFound(text)) => detail(StatusCode::NOT_FOUND, &text),
         (_, AppError::ResourceExhausted { retry_after, .. }) => {
             let seconds = retry_after.map_or(1, |d| d.as_secs().max(1));
-            let mut response = detail(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
+            let mut refused = detail(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
             if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
+                refused.0.headers_mut().insert(header::RETRY_AFTER, value);
             }
-            response
+            refused
         }
-        (_, other) => Failure::service(other).into_response(),
+        (_, other) => Failure::service(other).into(),
     }
 }
 
@@ -50,7 +67,7 @@ async fn context(
     api: &CoreApi,
     method: &str,
     headers: &HeaderMap,
-) -> Result<RequestContext, Response> {
+) -> Result<RequestContext, Refused> {
     api.guard
         .context_for(method, headers)
         .await
@@ -58,10 +75,9 @@ async fn context(
 }
 
 /// A UUID from a body or path, or 422 naming it.
-fn uuid(field: &str, text: &str) -> Result<Uuid, Response> {
-    Uuid::parse_str(text.trim()).map_err(|_| {
-        Failure::invalid_body(format!("{field}: `{text}` is not a UUID")).into_response()
-    })
+fn uuid(field: &str, text: &str) -> Result<Uuid, Refused> {
+    Uuid::parse_str(text.trim())
+        .map_err(|_| Failure::invalid_body(format!("{field}: `{text}` is not a UUID")).into())
 }
 
 /// The photo as the new core paths show it.
@@ -107,9 +123,9 @@ pub async fn register(
     State(api): State<CoreApi>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, Response> {
+) -> Result<Json<Value>, Refused> {
     let ctx = context(&api, REGISTER, &headers).await?;
-    let body: RegisterIn = parse_body(body).map_err(IntoResponse::into_response)?;
+    let body: RegisterIn = parse_body(body).map_err(Refused::from)?;
     let id = uuid("photo_id", &body.photo_id)?;
     let row = api
         .photos
@@ -130,9 +146,9 @@ pub async fn validate(
     State(api): State<CoreApi>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, Response> {
+) -> Result<Json<Value>, Refused> {
     let ctx = context(&api, VALIDATE, &headers).await?;
-    let body: PhotoIdIn = parse_body(body).map_err(IntoResponse::into_response)?;
+    let body: PhotoIdIn = parse_body(body).map_err(Refused::from)?;
     let id = uuid("photo_id", &body.photo_id)?;
     let row = api
         .photos
@@ -157,9 +173,9 @@ pub async fn register_geo(
     State(api): State<CoreApi>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, Response> {
+) -> Result<Json<Value>, Refused> {
     let ctx = context(&api, VALIDATE, &headers).await?;
-    let body: PhotoIdIn = parse_body(body).map_err(IntoResponse::into_response)?;
+    let body: PhotoIdIn = parse_body(body).map_err(Refused::from)?;
     let id = uuid("photo_id", &body.photo_id)?;
     let row = api.photos.validate(&ctx, id).await.map_err(failure)?;
     Ok(Json(json!({
@@ -176,7 +192,7 @@ pub async fn upload(
     State(api): State<CoreApi>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, Response> {
+) -> Result<Json<Value>, Refused> {
     let ctx = context(&api, "kasi.fiber.v1.PhotoService/UploadPhoto", &headers).await?;
     let boundary = multipart::boundary(&headers).map_err(failure)?;
     let mut form = Multipart::new(body, &boundary);
@@ -188,9 +204,9 @@ pub async fn upload(
             "pole_number" => pole_number = Some(form.text().await.map_err(failure)?),
             "file" | "photo" => {
                 let Some(task_id) = task_id.as_deref() else {
-                    return Err(
-                        Failure::invalid_body("task_id: must come before the file").into_response()
-                    );
+                    return Err(Refused::from(Failure::invalid_body(
+                        "task_id: must come before the file",
+                    )));
                 };
                 let request = UploadRequest {
                     task_id: uuid("task_id", task_id)?,
@@ -207,7 +223,7 @@ pub async fn upload(
             _ => {}
         }
     }
-    Err(Failure::invalid_body("file: field required").into_response())
+    Err(Refused::from(Failure::invalid_body("file: field required")))
 }
 
 #[derive(Deserialize)]
@@ -220,9 +236,9 @@ pub async fn upload_url(
     State(api): State<CoreApi>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, Response> {
+) -> Result<Json<Value>, Refused> {
     let ctx = context(&api, "kasi.fiber.v1.PhotoService/CreateUploadUrl", &headers).await?;
-    let body: UploadUrlIn = parse_body(body).map_err(IntoResponse::into_response)?;
+    let body: UploadUrlIn = parse_body(body).map_err(Refused::from)?;
     let task_id = uuid("task_id", &body.task_id)?;
     let url = api
         .photos
@@ -250,7 +266,7 @@ pub async fn list(
     State(api): State<CoreApi>,
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
-) -> Result<Json<Value>, Response> {
+) -> Result<Json<Value>, Refused> {
     let ctx = context(&api, "kasi.fiber.v1.PhotoService/ListPhotos", &headers).await?;
     let token = query.page_token.unwrap_or_default();
     let (rows, next) = match (query.task_id, query.pon_id) {
@@ -265,10 +281,9 @@ pub async fn list(
                 .await
         }
         _ => {
-            return Err(
-                Failure::invalid_body("task_id: give exactly one of task_id and pon_id")
-                    .into_response(),
-            );
+            return Err(Refused::from(Failure::invalid_body(
+                "task_id: give exactly one of task_id and pon_id",
+            )));
         }
     }
     .map_err(failure)?;
@@ -283,7 +298,7 @@ pub async fn download(
     State(api): State<CoreApi>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Response, Response> {
+) -> Result<Response, Refused> {
     let ctx = context(
         &api,
         "kasi.fiber.v1.PhotoService/GetPhotoDownloadUrl",
@@ -311,7 +326,7 @@ pub async fn set_circle(
     headers: HeaderMap,
     Path(pon_id): Path<String>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, Response> {
+) -> Result<Json<Value>, Refused> {
     let ctx = context(
         &api,
         "kasi.fiber.v1.PhotoService/SetCircleGeofence",
@@ -319,14 +334,16 @@ pub async fn set_circle(
     )
     .await?;
     let pon_id = uuid("pon_id", &pon_id)?;
-    let body: CircleIn = parse_body(body).map_err(IntoResponse::into_response)?;
+    let body: CircleIn = parse_body(body).map_err(Refused::from)?;
     let (Some(lat), Some(lng)) = (body.center_lat, body.center_lng) else {
         let field = if body.center_lat.is_none() {
             "center_lat"
         } else {
             "center_lng"
         };
-        return Err(Failure::invalid_body(format!("{field}: field required")).into_response());
+        return Err(Refused::from(Failure::invalid_body(format!(
+            "{field}: field required"
+        ))));
     };
     let radius = body.geofence_radius_m.unwrap_or(200);
     if radius == 0 {
@@ -342,7 +359,7 @@ pub async fn set_circle(
     Ok(Json(json!({"ok": true})))
 }
 
-fn not_found_or(err: AppError) -> Response {
+fn not_found_or(err: AppError) -> Refused {
     match err {
         AppError::NotFound(_) => detail(StatusCode::NOT_FOUND, "Not found"),
         other => failure(other),
@@ -360,7 +377,7 @@ pub async fn set_polygon(
     headers: HeaderMap,
     Path(pon_id): Path<String>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, Response> {
+) -> Result<Json<Value>, Refused> {
     let ctx = context(
         &api,
         "kasi.fiber.v1.PhotoService/SetPolygonGeofence",
@@ -368,9 +385,11 @@ pub async fn set_polygon(
     )
     .await?;
     let pon_id = uuid("pon_id", &pon_id)?;
-    let body: PolygonIn = parse_body(body).map_err(IntoResponse::into_response)?;
+    let body: PolygonIn = parse_body(body).map_err(Refused::from)?;
     let Some(geometry) = body.geometry else {
-        return Err(Failure::invalid_body("geometry: field required").into_response());
+        return Err(Refused::from(Failure::invalid_body(
+            "geometry: field required",
+        )));
     };
     api.photos
         .set_polygon(&ctx, pon_id, &geometry)
