@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "proto/kasi/fiber/v1/tasks.proto",
     "proto/kasi/fiber/v1/stringing.proto",
     "proto/kasi/fiber/v1/reports.proto",
+    "proto/kasi/fiber/v1/photos.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

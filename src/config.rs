@@ -76,6 +76,9 @@ pub struct Config {
     #[command(flatten)]
     pub sla: SlaConfig,
 
+    #[command(flatten)]
+    pub photos: PhotoConfig,
+
     /// Longest wait for in-flight requests to finish after SIGTERM/SIGINT, in seconds.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
@@ -117,6 +120,11 @@ pub struct S3Config {
     /// Create the bucket at start when it does not exist.
     #[arg(long, env = "S3_CREATE_BUCKET", default_value_t = false, action = clap::ArgAction::Set)]
     pub s3_create_bucket: bool,
+
+    /// Key of the signed upload/download URLs of the local object store (shared by replicas);
+    /// random at start when unset.
+    #[arg(long, env = "OBJECT_URL_SECRET", hide_env_values = true)]
+    pub object_url_secret: Option<String>,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -216,6 +224,35 @@ pub struct AuthConfig {
     /// Peers whose `X-Forwarded-For` is believed (comma list of IPs); others count as the client.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// Photo uploads and the evidence rule.
+#[derive(Args, Clone, Debug)]
+pub struct PhotoConfig {
+    /// Largest photo accepted, in bytes.
+    #[arg(long, env = "FILE_MAX_BYTES", default_value_t = 6 * 1024 * 1024)]
+    pub file_max_bytes: u64,
+
+    /// Photo types accepted (sniffed from the bytes), comma-separated; empty: every supported type.
+    #[arg(
+        long,
+        env = "ALLOWED_CONTENT_TYPES",
+        value_delimiter = ',',
+        default_value = "image/jpeg,image/png"
+    )]
+    pub allowed_content_types: Vec<String>,
+
+    /// How long before its upload a photo may have been taken, in minutes.
+    #[arg(long, env = "PHOTO_MAX_AGE_MINUTES", default_value_t = 24 * 60)]
+    pub photo_max_age_minutes: u32,
+
+    /// How far after its upload a photo's capture time may be (camera clocks drift), in minutes.
+    #[arg(long, env = "PHOTO_MAX_FUTURE_MINUTES", default_value_t = 5)]
+    pub photo_max_future_minutes: u32,
+
+    /// Lifetime of upload and download URLs, in seconds.
+    #[arg(long, env = "PHOTO_URL_TTL_SECS", default_value_t = 900)]
+    pub photo_url_ttl_secs: u64,
 }
 
 /// The SLA scan job (jobs::sla) and its schedule.

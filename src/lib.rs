@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod certificates;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod jobs;
 pub mod legacy;
 pub mod organizations;
 pub mod paging;
+pub mod photos;
 pub mod pons;
 pub mod proto;
 pub mod ratelimit;

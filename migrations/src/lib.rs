@@ -10,6 +10,7 @@ mod m20261127_000004_contracts_assignments;
 mod m20261127_000005_tasks;
 mod m20261127_000006_sla_notices;
 mod m20261127_000007_stringing_runs;
+mod m20261127_000008_photos_certificates;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_tasks::Migration),
             Box::new(m20261127_000006_sla_notices::Migration),
             Box::new(m20261127_000007_stringing_runs::Migration),
+            Box::new(m20261127_000008_photos_certificates::Migration),
         ]
     }
 }

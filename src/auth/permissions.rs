@@ -18,6 +18,8 @@ const ADMIN: &[Role] = &[Role::Admin];
 const ADMIN_PM: &[Role] = &[Role::Admin, Role::Pm];
 const ADMIN_AUDITOR: &[Role] = &[Role::Admin, Role::Auditor];
 const ADMIN_PM_SITE: &[Role] = &[Role::Admin, Role::Pm, Role::Site];
+const ADMIN_PM_SITE_SMME: &[Role] = &[Role::Admin, Role::Pm, Role::Site, Role::Smme];
+const ADMIN_PM_SITE_AUDITOR: &[Role] = &[Role::Admin, Role::Pm, Role::Site, Role::Auditor];
 
 /// `package.Service/Method` → access.
 const TABLE: &[(&str, Access)] = &[
@@ -186,6 +188,55 @@ const TABLE: &[(&str, Access)] = &[
     (
         "kasi.fiber.v1.ReportService/ExportPons",
         Access::Roles(ANY_ROLE),
+    // Photos are taken by field roles; every role reads them (the service scopes SMME users
+    // to their organization's tasks).
+    (
+        "kasi.fiber.v1.PhotoService/UploadPhoto",
+        Access::Roles(ADMIN_PM_SITE_SMME),
+    ),
+    (
+        "kasi.fiber.v1.PhotoService/CreateUploadUrl",
+        Access::Roles(ADMIN_PM_SITE_SMME),
+    ),
+    (
+        "kasi.fiber.v1.PhotoService/RegisterPhoto",
+        Access::Roles(ADMIN_PM_SITE_SMME),
+    ),
+    (
+        "kasi.fiber.v1.PhotoService/ValidatePhoto",
+        Access::Roles(ADMIN_PM_SITE_SMME),
+    ),
+    (
+        "kasi.fiber.v1.PhotoService/GetPhoto",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.PhotoService/ListPhotos",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.PhotoService/GetPhotoDownloadUrl",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.PhotoService/SetCircleGeofence",
+        Access::Roles(ADMIN_PM),
+    ),
+    (
+        "kasi.fiber.v1.PhotoService/SetPolygonGeofence",
+        Access::Roles(ADMIN_PM),
+    ),
+    (
+        "kasi.fiber.v1.CertificateService/CreateCertificate",
+        Access::Roles(ADMIN_PM_SITE),
+    ),
+    (
+        "kasi.fiber.v1.CertificateService/GetCertificate",
+        Access::Roles(ADMIN_PM_SITE_AUDITOR),
+    ),
+    (
+        "kasi.fiber.v1.CertificateService/ListCertificates",
+        Access::Roles(ADMIN_PM_SITE_AUDITOR),
     ),
 ];
 

@@ -2,7 +2,9 @@
 //! bodies, `{"ok": true, ...}` answers and `{"detail": "..."}` errors, served by the same
 //! services and checked against the same permission table as the gRPC methods.
 
+mod certificates;
 mod contracts;
+mod photos;
 mod tasks;
 
 use std::sync::Arc;
@@ -17,8 +19,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::auth::guard::Guard;
+use crate::certificates::CertificateService;
 use crate::error::{AppError, http_status_for};
 use crate::organizations::OrganizationsService;
+use crate::photos::PhotoService;
 use crate::tasks::TaskService;
 
 /// What the handlers call.
@@ -27,6 +31,8 @@ pub struct CoreApi {
     pub guard: Arc<Guard>,
     pub organizations: Arc<OrganizationsService>,
     pub tasks: Arc<TaskService>,
+    pub photos: Arc<PhotoService>,
+    pub certificates: Arc<CertificateService>,
 }
 
 /// The core-API routes. Sets no fallback: it is merged in front of the REST transcoder.
@@ -43,6 +49,19 @@ pub fn router(state: CoreApi) -> axum::Router {
         .route("/tasks/{task_id}", patch(tasks::update_task))
         .route("/tasks/work-queue", get(tasks::work_queue))
         .route("/work-queue", get(tasks::work_queue))
+        .route(
+            "/certificate-acceptance",
+            post(certificates::create).get(certificates::list),
+        )
+        .route("/pons/{pon_id}/geofence", post(photos::set_circle))
+        .route("/pons/{pon_id}/geofence/polygon", post(photos::set_polygon))
+        .route("/photos", get(photos::list))
+        .route("/photos/register", post(photos::register))
+        .route("/photos/validate", post(photos::validate))
+        .route("/photos/register-geo", post(photos::register_geo))
+        .route("/photos/upload", post(photos::upload))
+        .route("/photos/upload-url", post(photos::upload_url))
+        .route("/photos/{id}/download", get(photos::download))
         .with_state(state)
 }
 

@@ -7,6 +7,8 @@ mod body;
 mod pons;
 mod reports;
 mod tasks;
+mod cac;
+mod photos;
 mod users;
 
 use std::sync::Arc;
@@ -18,10 +20,12 @@ use serde_json::{Value, json};
 
 use crate::auth::Role;
 use crate::auth::guard::Guard;
+use crate::certificates::CertificateService;
 use crate::context::RequestContext;
 use crate::error::AppError;
 use crate::identity::IdentityService;
 use crate::identity::model::user;
+use crate::photos::PhotoService;
 
 /// What the legacy handlers share.
 #[derive(Clone)]
@@ -32,6 +36,8 @@ pub struct LegacyState {
     pub tasks: Arc<crate::tasks::TaskService>,
     pub reports: Arc<crate::reports::ReportService>,
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub photos: Arc<PhotoService>,
+    pub certificates: Arc<CertificateService>,
 }
 
 /// Every `/api` route.
@@ -42,6 +48,8 @@ pub fn router(state: LegacyState) -> axum::Router {
         .merge(pons::routes())
         .merge(tasks::routes())
         .merge(reports::routes())
+        .merge(photos::routes())
+        .merge(cac::routes())
         .with_state(state)
 }
 

@@ -27,6 +27,7 @@ use tracing::Level;
 
 use crate::audit::grpc::AuditGrpc;
 use crate::auth::{self, guard::Guard};
+use crate::certificates::{CertificateService, grpc::CertificateGrpc};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::core_api::{self, CoreApi};
@@ -36,12 +37,15 @@ use crate::identity::service::LoginLimits;
 use crate::jobs::{self, sla::SlaScan};
 use crate::legacy::{self, LegacyState};
 use crate::organizations::{OrganizationsService, grpc::OrganizationsGrpc};
+use crate::photos::{PhotoEvidenceGate, PhotoService, grpc::PhotoGrpc};
 use crate::pons::{PonService, grpc::PonGrpc};
 use crate::proto::v1::assignment_service_server::AssignmentServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::auth_service_server::AuthServiceServer;
+use crate::proto::v1::certificate_service_server::CertificateServiceServer;
 use crate::proto::v1::contract_service_server::ContractServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
+use crate::proto::v1::photo_service_server::PhotoServiceServer;
 use crate::proto::v1::pon_service_server::PonServiceServer;
 use crate::proto::v1::report_service_server::ReportServiceServer;
 use crate::proto::v1::stringing_service_server::StringingServiceServer;
@@ -52,7 +56,7 @@ use crate::ratelimit::RateLimiter;
 use crate::reports::{ReportService, grpc::ReportGrpc};
 use crate::storage::Storage;
 use crate::stringing::{StringingService, grpc::StringingGrpc};
-use crate::tasks::{PhotoEvidenceGate, TaskService, grpc::TaskGrpc};
+use crate::tasks::{TaskService, grpc::TaskGrpc};
 use readiness::Readiness;
 use tonic::server::NamedService;
 use tonic::service::RoutesBuilder;
@@ -156,7 +160,7 @@ impl App {
         let tasks = Arc::new(TaskService::new(
             storage.db.clone(),
             clock.clone(),
-            Arc::new(PhotoEvidenceGate),
+            Arc::new(PhotoEvidenceGate::new(storage.db.clone())),
         ));
         let reports = Arc::new(ReportService::new(
             pons.clone(),
@@ -165,6 +169,20 @@ impl App {
             clock.clone(),
         ));
         let stringing = Arc::new(StringingService::new(storage.db.clone(), clock.clone()));
+        let photos = Arc::new(PhotoService::new(
+            storage.db.clone(),
+            clock.clone(),
+            storage.objects.clone(),
+            tasks.clone(),
+            pons.clone(),
+            &config.photos,
+        ));
+        let certificates = Arc::new(CertificateService::new(
+            storage.db.clone(),
+            clock.clone(),
+            pons.clone(),
+            photos.clone(),
+        ));
         let legacy = legacy::router(LegacyState {
             guard: guard.clone(),
             identity: identity.clone(),
@@ -172,6 +190,8 @@ impl App {
             tasks: tasks.clone(),
             reports: reports.clone(),
             trusted_proxies: config.auth.trusted_proxies.clone(),
+            photos: photos.clone(),
+            certificates: certificates.clone(),
         });
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -224,6 +244,14 @@ impl App {
             ReportServiceServer::new(ReportGrpc::new(reports)),
             limit
         ));
+        services.add(configured!(
+            PhotoServiceServer::new(PhotoGrpc::new(photos.clone())),
+            limit
+        ));
+        services.add(configured!(
+            CertificateServiceServer::new(CertificateGrpc::new(certificates.clone())),
+            limit
+        ));
         let ServiceSet {
             mut routes,
             names: service_names,
@@ -246,6 +274,8 @@ impl App {
             guard: guard.clone(),
             organizations,
             tasks,
+            photos: photos.clone(),
+            certificates: certificates.clone(),
         });
         // Every gRPC route (and so grpc-web and transcoded REST) passes the guard.
         let grpc = routes.routes().prepare().into_axum_router().layer(
@@ -265,10 +295,16 @@ impl App {
         let rest = axum::Router::new()
             .fallback(transcode::handle)
             .with_state(transcoder);
+        let objects = crate::photos::object_routes::router(
+            storage.objects.clone(),
+            clock.clone(),
+            config.photos.file_max_bytes,
+        );
         let router = grpc
             .reset_fallback()
             .layer(tonic_web::GrpcWebLayer::new())
             .merge(probes)
+            .merge(objects)
             .merge(legacy)
             .merge(core)
             .merge(rest);

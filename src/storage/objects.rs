@@ -4,14 +4,20 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
-use futures::TryStreamExt;
-use object_store::aws::AmazonS3Builder;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use hmac::{Hmac, Mac};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::buffered::BufWriter;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
+use object_store::signer::Signer;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use sha2::Sha256;
 
 use super::s3_bucket;
 use crate::config::S3Config;
@@ -19,10 +25,66 @@ use crate::config::S3Config;
 /// Where readiness probes look; nothing else uses this prefix.
 const PROBE_PREFIX: &str = "_readyz";
 
+/// Where a local store's signed URLs are served (by `storage::signed_urls`).
+pub const LOCAL_URL_PREFIX: &str = "/objects/";
+const S3_MAX_RETRIES: usize = 2;
+const S3_RETRY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Parts of a streamed upload; S3 takes multipart parts of at least 5 MiB.
+const UPLOAD_PART_BYTES: usize = 5 * 1024 * 1024;
+
 #[derive(Clone)]
 pub struct Objects {
     store: Arc<dyn ObjectStore>,
     backend: &'static str,
+    /// The S3 client again, for presigned URLs.
+    s3: Option<Arc<AmazonS3>>,
+    /// Key of the local store's signed URLs.
+    url_key: Arc<[u8]>,
+}
+
+/// The HTTP operation a signed URL allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignedOp {
+    Get,
+    Put,
+}
+
+impl SignedOp {
+    fn as_str(self) -> &'static str {
+        match self {
+            SignedOp::Get => "GET",
+            SignedOp::Put => "PUT",
+        }
+    }
+}
+
+/// An upload in progress: bytes go out as they come (in parts for large objects); nothing is
+/// visible under the key until `finish`.
+pub struct ObjectWriter {
+    inner: BufWriter,
+    key: String,
+}
+
+impl ObjectWriter {
+    pub async fn write(&mut self, bytes: Bytes) -> anyhow::Result<()> {
+        self.inner
+            .put(bytes)
+            .await
+            .with_context(|| format!("uploading object {}", self.key))
+    }
+
+    pub async fn finish(mut self) -> anyhow::Result<()> {
+        tokio::io::AsyncWriteExt::shutdown(&mut self.inner)
+            .await
+            .with_context(|| format!("completing object {}", self.key))
+    }
+
+    /// Drops what was sent so far (a multipart upload is aborted).
+    pub async fn abort(mut self) {
+        if let Err(error) = self.inner.abort().await {
+            tracing::warn!(key = %self.key, error = %error, "aborting an upload failed");
+        }
+    }
 }
 
 impl Objects {
@@ -37,16 +99,24 @@ impl Objects {
                     .with_region(&config.s3_region)
                     .with_bucket_name(&config.s3_bucket)
                     .with_allow_http(true)
-                    .with_virtual_hosted_style_request(false);
+                    .with_virtual_hosted_style_request(false)
+                    // An upload waits on the store: fail within seconds, not after minutes of retries.
+                    .with_retry(object_store::RetryConfig {
+                        backoff: object_store::BackoffConfig::default(),
+                        max_retries: S3_MAX_RETRIES,
+                        retry_timeout: S3_RETRY_TIMEOUT,
+                    });
                 if let (Some(key), Some(secret)) = (&config.s3_access_key, &config.s3_secret_key) {
                     builder = builder
                         .with_access_key_id(key)
                         .with_secret_access_key(secret);
                 }
-                let store = builder.build().context("configuring the S3 object store")?;
+                let store = Arc::new(builder.build().context("configuring the S3 object store")?);
                 Ok(Objects {
-                    store: Arc::new(store),
+                    store: store.clone(),
                     backend: "s3",
+                    s3: Some(store),
+                    url_key: url_key(config),
                 })
             }
             None => {
@@ -57,6 +127,8 @@ impl Objects {
                 Ok(Objects {
                     store: Arc::new(store),
                     backend: "local",
+                    s3: None,
+                    url_key: url_key(config),
                 })
             }
         }
@@ -92,6 +164,96 @@ impl Objects {
         Ok(())
     }
 
+    /// A streamed upload to `key`.
+    pub fn writer(&self, key: &str) -> ObjectWriter {
+        ObjectWriter {
+            inner: BufWriter::with_capacity(
+                self.store.clone(),
+                ObjectPath::from(key),
+                UPLOAD_PART_BYTES,
+            ),
+            key: key.to_string(),
+        }
+    }
+
+    /// The size of the object at `key`, or `None` when there is none.
+    pub async fn size(&self, key: &str) -> anyhow::Result<Option<u64>> {
+        match self.store.head(&ObjectPath::from(key)).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(other) => Err(other).with_context(|| format!("looking up object {key}")),
+        }
+    }
+
+    /// The bytes of `key` as they arrive.
+    pub async fn stream(
+        &self,
+        key: &str,
+    ) -> anyhow::Result<BoxStream<'static, anyhow::Result<Bytes>>> {
+        let result = self
+            .store
+            .get(&ObjectPath::from(key))
+            .await
+            .with_context(|| format!("reading object {key}"))?;
+        Ok(result.into_stream().map_err(anyhow::Error::from).boxed())
+    }
+
+    /// A URL allowing `op` on `key` until `ttl` has passed: presigned by S3 itself, or for the
+    /// local store a path under [`LOCAL_URL_PREFIX`] signed with our key (`now` is Unix seconds).
+    pub async fn signed_url(
+        &self,
+        op: SignedOp,
+        key: &str,
+        ttl: Duration,
+        now: i64,
+    ) -> anyhow::Result<String> {
+        if let Some(s3) = &self.s3 {
+            let method = match op {
+                SignedOp::Get => http::Method::GET,
+                SignedOp::Put => http::Method::PUT,
+            };
+            let url = s3
+                .signed_url(method, &ObjectPath::from(key), ttl)
+                .await
+                .context("presigning an S3 URL")?;
+            return Ok(url.to_string());
+        }
+        let expires = now + ttl.as_secs() as i64;
+        let signature = self.local_signature(op, key, expires);
+        Ok(format!(
+            "{LOCAL_URL_PREFIX}{key}?expires={expires}&signature={signature}"
+        ))
+    }
+
+    /// Whether a local signed URL for `op` on `key` is genuine and unexpired at `now`.
+    pub fn verify_local(
+        &self,
+        op: SignedOp,
+        key: &str,
+        expires: i64,
+        signature: &str,
+        now: i64,
+    ) -> bool {
+        let Ok(given) = hex::decode(signature) else {
+            return false;
+        };
+        now <= expires
+            && self
+                .local_mac(op, key, expires)
+                .verify_slice(&given)
+                .is_ok()
+    }
+
+    fn local_mac(&self, op: SignedOp, key: &str, expires: i64) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.url_key).expect("HMAC takes any key");
+        mac.update(format!("{}\n{key}\n{expires}", op.as_str()).as_bytes());
+        mac
+    }
+
+    fn local_signature(&self, op: SignedOp, key: &str, expires: i64) -> String {
+        hex::encode(self.local_mac(op, key, expires).finalize().into_bytes())
+    }
+
     /// Readiness probe: a listing under a reserved prefix (proves the bucket exists and answers).
     pub async fn ping(&self) -> anyhow::Result<()> {
         let prefix = ObjectPath::from(PROBE_PREFIX);
@@ -102,6 +264,18 @@ impl Objects {
             .await
             .context("listing the object store")?;
         Ok(())
+    }
+}
+
+/// `OBJECT_URL_SECRET`, or a random key (signed URLs then die with the process).
+fn url_key(config: &S3Config) -> Arc<[u8]> {
+    match &config.object_url_secret {
+        Some(secret) if !secret.is_empty() => secret.as_bytes().into(),
+        _ => {
+            let mut key = uuid::Uuid::new_v4().as_bytes().to_vec();
+            key.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+            key.into()
+        }
     }
 }
 
@@ -119,6 +293,7 @@ mod tests {
             s3_access_key: None,
             s3_secret_key: None,
             s3_create_bucket: false,
+            object_url_secret: Some("k".into()),
         };
         let objects = Objects::open(&config, dir.path()).await.unwrap();
         assert_eq!(objects.backend(), "local");
@@ -134,5 +309,62 @@ mod tests {
         objects.ping().await.unwrap();
         objects.delete("photos/a.jpg").await.unwrap();
         assert!(objects.get("photos/a.jpg").await.is_err());
+        assert_eq!(objects.size("photos/a.jpg").await.unwrap(), None);
+
+        let mut writer = objects.writer("photos/b.jpg");
+        writer.write(Bytes::from_static(b"ab")).await.unwrap();
+        writer.write(Bytes::from_static(b"cd")).await.unwrap();
+        writer.finish().await.unwrap();
+        assert_eq!(objects.size("photos/b.jpg").await.unwrap(), Some(4));
+        let streamed: Vec<Bytes> = objects
+            .stream("photos/b.jpg")
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(streamed.concat(), b"abcd");
+        let mut aborted = objects.writer("photos/c.jpg");
+        aborted.write(Bytes::from_static(b"x")).await.unwrap();
+        aborted.abort().await;
+        assert_eq!(objects.size("photos/c.jpg").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn local_signed_urls_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = S3Config {
+            s3_endpoint: None,
+            s3_region: "us-east-1".into(),
+            s3_bucket: "b".into(),
+            s3_access_key: None,
+            s3_secret_key: None,
+            s3_create_bucket: false,
+            object_url_secret: Some("k".into()),
+        };
+        let objects = Objects::open(&config, dir.path()).await.unwrap();
+        let url = objects
+            .signed_url(SignedOp::Put, "photos/a", Duration::from_secs(60), 1000)
+            .await
+            .unwrap();
+        let signature = url.rsplit_once("signature=").unwrap().1;
+        assert!(url.starts_with("/objects/photos/a?expires=1060&"));
+        assert!(objects.verify_local(SignedOp::Put, "photos/a", 1060, signature, 1060));
+        assert!(
+            !objects.verify_local(SignedOp::Put, "photos/a", 1060, signature, 1061),
+            "expired"
+        );
+        assert!(
+            !objects.verify_local(SignedOp::Get, "photos/a", 1060, signature, 1000),
+            "other op"
+        );
+        assert!(
+            !objects.verify_local(SignedOp::Put, "photos/b", 1060, signature, 1000),
+            "other key"
+        );
+        assert!(
+            !objects.verify_local(SignedOp::Put, "photos/a", 2000, signature, 1000),
+            "other expiry"
+        );
     }
 }

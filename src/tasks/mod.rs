@@ -7,5 +7,5 @@ pub mod model;
 pub mod progress;
 pub mod service;
 
-pub use evidence::{EvidenceGate, PhotoEvidenceGate};
+pub use evidence::EvidenceGate;
 pub use service::TaskService;

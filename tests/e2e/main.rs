@@ -2,6 +2,7 @@
 //! (tonic, grpc-web frames over HTTP/1.1, REST/JSON, the health protocol, the binary).
 
 mod buildout;
+mod certificates;
 mod grpc_web;
 mod harness;
 mod health;
@@ -9,6 +10,7 @@ mod identity;
 mod legacy_auth;
 mod legacy_buildout;
 mod organizations;
+mod photos;
 mod pons_grpc;
 mod pons_rest;
 mod process;

@@ -1,0 +1,292 @@
+//! A streaming `multipart/form-data` reader for photo uploads: parts are read one at a time
+//! and a file part's bytes are handed on as they arrive, never gathered in memory.
+
+use axum::body::{Body, BodyDataStream};
+use bytes::{Buf, Bytes, BytesMut};
+use futures::StreamExt;
+use http::HeaderMap;
+
+use super::service::ChunkSource;
+use crate::error::{AppError, AppResult};
+
+/// Largest header block of one part.
+const MAX_PART_HEADER: usize = 8 * 1024;
+/// Largest text field kept.
+const MAX_TEXT_FIELD: usize = 64 * 1024;
+
+/// The headers of one part.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Part {
+    pub name: String,
+    pub filename: Option<String>,
+}
+
+pub struct Multipart {
+    body: BodyDataStream,
+    buffer: BytesMut,
+    /// `\r\n--boundary`.
+    delimiter: Vec<u8>,
+    /// Whether the current part's data is finished (the next delimiter was reached).
+    in_part: bool,
+    finished: bool,
+    started: bool,
+}
+
+fn malformed(why: &str) -> AppError {
+    AppError::invalid("body", format!("malformed multipart body: {why}"))
+}
+
+/// The boundary of a `multipart/form-data` content type.
+pub fn boundary(headers: &HeaderMap) -> AppResult<String> {
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let (mime, params) = content_type.split_once(';').unwrap_or((content_type, ""));
+    if !mime.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return Err(AppError::invalid(
+            "content-type",
+            "must be multipart/form-data",
+        ));
+    }
+    params
+        .split(';')
+        .filter_map(|param| param.trim().split_once('='))
+        .find(|(key, _)| key.eq_ignore_ascii_case("boundary"))
+        .map(|(_, value)| value.trim_matches('"').to_string())
+        .filter(|b| !b.is_empty() && b.len() <= 70)
+        .ok_or_else(|| AppError::invalid("content-type", "has no multipart boundary"))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || haystack.len() < needle.len() {
+        return None;
+    }
+    let first = needle[0];
+    let mut start = 0;
+    while let Some(offset) = haystack[start..=haystack.len() - needle.len()]
+        .iter()
+        .position(|b| *b == first)
+    {
+        let at = start + offset;
+        if &haystack[at..at + needle.len()] == needle {
+            return Some(at);
+        }
+        start = at + 1;
+    }
+    None
+}
+
+/// `name` and `filename` of a `Content-Disposition: form-data` header block.
+fn parse_headers(block: &[u8]) -> AppResult<Part> {
+    let text = std::str::from_utf8(block).map_err(|_| malformed("part headers are not UTF-8"))?;
+    let mut part = Part::default();
+    for line in text.split("\r\n") {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if !name.trim().eq_ignore_ascii_case("content-disposition") {
+            continue;
+        }
+        for param in value.split(';').skip(1) {
+            let Some((key, value)) = param.trim().split_once('=') else {
+                continue;
+            };
+            let value = value.trim().trim_matches('"').to_string();
+            match key.trim().to_ascii_lowercase().as_str() {
+                "name" => part.name = value,
+                "filename" => part.filename = Some(value),
+                _ => {}
+            }
+        }
+    }
+    if part.name.is_empty() {
+        return Err(malformed("a part has no form-data name"));
+    }
+    Ok(part)
+}
+
+impl Multipart {
+    pub fn new(body: Body, boundary: &str) -> Self {
+        Multipart {
+            body: body.into_data_stream(),
+            buffer: BytesMut::new(),
+            delimiter: format!("\r\n--{boundary}").into_bytes(),
+            in_part: false,
+            finished: false,
+            started: false,
+        }
+    }
+
+    /// Reads more of the body; false at its end.
+    async fn fill(&mut self) -> AppResult<bool> {
+        match self.body.next().await {
+            Some(Ok(bytes)) => {
+                self.buffer.extend_from_slice(&bytes);
+                Ok(true)
+            }
+            Some(Err(err)) => Err(AppError::invalid(
+                "body",
+                format!("could not be read: {err}"),
+            )),
+            None => Ok(false),
+        }
+    }
+
+    /// The next part's headers, skipping whatever is left of the current part.
+    pub async fn next_part(&mut self) -> AppResult<Option<Part>> {
+        while self.in_part {
+            self.next_chunk().await?;
+        }
+        if self.finished {
+            return Ok(None);
+        }
+        if !self.started {
+            // The body starts with `--boundary` (the delimiter without its CRLF).
+            let opening = self.delimiter[2..].to_vec();
+            loop {
+                if let Some(at) = find(&self.buffer, &opening) {
+                    self.buffer.advance(at + opening.len());
+                    break;
+                }
+                if self.buffer.len() > MAX_PART_HEADER || !self.fill().await? {
+                    return Err(malformed("no opening boundary"));
+                }
+            }
+            self.started = true;
+        }
+        // After a delimiter: `--` ends the body, CRLF starts a part.
+        while self.buffer.len() < 2 {
+            if !self.fill().await? {
+                return Err(malformed("the body ends inside a delimiter"));
+            }
+        }
+        if self.buffer.starts_with(b"--") {
+            self.finished = true;
+            return Ok(None);
+        }
+        loop {
+            if let Some(end) = find(&self.buffer, b"\r\n\r\n") {
+                let block = self.buffer.split_to(end + 4);
+                let part = parse_headers(&block[..end])?;
+                self.in_part = true;
+                return Ok(Some(part));
+            }
+            if self.buffer.len() > MAX_PART_HEADER {
+                return Err(malformed("part headers are too long"));
+            }
+            if !self.fill().await? {
+                return Err(malformed("the body ends inside part headers"));
+            }
+        }
+    }
+
+    /// The next bytes of the current part, or `None` at its end.
+    pub async fn next_chunk(&mut self) -> AppResult<Option<Bytes>> {
+        if !self.in_part {
+            return Ok(None);
+        }
+        loop {
+            if let Some(at) = find(&self.buffer, &self.delimiter) {
+                let data = self.buffer.split_to(at).freeze();
+                self.buffer.advance(self.delimiter.len());
+                self.in_part = false;
+                return Ok(if data.is_empty() { None } else { Some(data) });
+            }
+            // Everything but a possible start of the delimiter can go out now.
+            let safe = self.buffer.len().saturating_sub(self.delimiter.len() - 1);
+            if safe > 0 {
+                return Ok(Some(self.buffer.split_to(safe).freeze()));
+            }
+            if !self.fill().await? {
+                return Err(malformed("the body ends inside a part"));
+            }
+        }
+    }
+
+    /// The whole current part as text (for small form fields).
+    pub async fn text(&mut self) -> AppResult<String> {
+        let mut bytes = Vec::new();
+        while let Some(chunk) = self.next_chunk().await? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > MAX_TEXT_FIELD {
+                return Err(malformed("a text field is too long"));
+            }
+        }
+        String::from_utf8(bytes).map_err(|_| malformed("a text field is not UTF-8"))
+    }
+}
+
+/// The current part of a multipart body as an upload source.
+#[async_trait::async_trait]
+impl ChunkSource for Multipart {
+    async fn next_chunk(&mut self) -> AppResult<Option<Bytes>> {
+        Multipart::next_chunk(self).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(chunks: Vec<&'static [u8]>) -> Body {
+        let stream = futures::stream::iter(
+            chunks
+                .into_iter()
+                .map(|c| Ok::<_, std::io::Error>(Bytes::from_static(c))),
+        );
+        Body::from_stream(stream)
+    }
+
+    #[tokio::test]
+    async fn parts_are_read_across_chunk_edges() {
+        let raw: Vec<&'static [u8]> = vec![
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"gpsLat\"\r\n\r\n-26.2\r",
+            b"\n--XyZ\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n",
+            b"\xFF\xD8\r\n--Xy",
+            b"not the end\r\n--XyZ--\r\n",
+        ];
+        let mut form = Multipart::new(body(raw), "XyZ");
+        let first = form.next_part().await.unwrap().unwrap();
+        assert_eq!(first.name, "gpsLat");
+        assert_eq!(form.text().await.unwrap(), "-26.2");
+        let photo = form.next_part().await.unwrap().unwrap();
+        assert_eq!(photo.filename.as_deref(), Some("a.jpg"));
+        let mut data = Vec::new();
+        while let Some(chunk) = form.next_chunk().await.unwrap() {
+            data.extend_from_slice(&chunk);
+        }
+        assert_eq!(data, b"\xFF\xD8\r\n--Xynot the end");
+        assert_eq!(form.next_part().await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn skipped_parts_and_broken_bodies() {
+        let raw: Vec<&'static [u8]> = vec![
+            b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nskip me\r\n--b\r\nContent-Disposition: form-data; name=\"c\"\r\n\r\nx\r\n--b--",
+        ];
+        let mut form = Multipart::new(body(raw), "b");
+        assert_eq!(form.next_part().await.unwrap().unwrap().name, "a");
+        assert_eq!(form.next_part().await.unwrap().unwrap().name, "c");
+        assert_eq!(form.next_part().await.unwrap(), None);
+        let mut broken = Multipart::new(
+            body(vec![
+                b"--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nno end",
+            ]),
+            "b",
+        );
+        broken.next_part().await.unwrap();
+        assert!(broken.text().await.is_err());
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            "multipart/form-data; boundary=\"q1\"".parse().unwrap(),
+        );
+        assert_eq!(boundary(&headers).unwrap(), "q1");
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            "application/json".parse().unwrap(),
+        );
+        assert!(boundary(&headers).is_err());
+    }
+}
