@@ -19,6 +19,7 @@ pub mod pons;
 pub mod proto;
 pub mod ratelimit;
 pub mod server;
+pub mod spares;
 pub mod storage;
 pub mod tasks;
 pub mod telemetry;

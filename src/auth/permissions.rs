@@ -18,6 +18,9 @@ const ADMIN: &[Role] = &[Role::Admin];
 const ADMIN_PM: &[Role] = &[Role::Admin, Role::Pm];
 const ADMIN_AUDITOR: &[Role] = &[Role::Admin, Role::Auditor];
 const ADMIN_PM_SITE: &[Role] = &[Role::Admin, Role::Pm, Role::Site];
+const ADMIN_PM_NOC: &[Role] = &[Role::Admin, Role::Pm, Role::Noc];
+/// Everyone but SMME staff: the network-operations records.
+const OPERATIONS: &[Role] = &[Role::Admin, Role::Pm, Role::Site, Role::Noc, Role::Auditor];
 
 /// `package.Service/Method` → access.
 const TABLE: &[(&str, Access)] = &[
@@ -158,6 +161,43 @@ const TABLE: &[(&str, Access)] = &[
     (
         "kasi.fiber.v1.TaskService/ListWorkQueue",
         Access::Roles(ANY_ROLE),
+    ),
+    // Spares: stores and moves by ADMIN, PM and NOC (core-api §2.5); reads by operations roles.
+    (
+        "kasi.fiber.v1.SpareService/CreateStore",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.SpareService/GetStore",
+        Access::Roles(OPERATIONS),
+    ),
+    (
+        "kasi.fiber.v1.SpareService/ListStores",
+        Access::Roles(OPERATIONS),
+    ),
+    (
+        "kasi.fiber.v1.SpareService/UpdateStore",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.SpareService/DeleteStore",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.SpareService/IssueSpare",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.SpareService/ReturnSpare",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.SpareService/ListStockLevels",
+        Access::Roles(OPERATIONS),
+    ),
+    (
+        "kasi.fiber.v1.SpareService/ListSpareMovements",
+        Access::Roles(OPERATIONS),
     ),
 ];
 

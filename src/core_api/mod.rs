@@ -3,6 +3,7 @@
 //! services and checked against the same permission table as the gRPC methods.
 
 mod contracts;
+mod spares;
 mod tasks;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use serde_json::{Value, json};
 use crate::auth::guard::Guard;
 use crate::error::{AppError, http_status_for};
 use crate::organizations::OrganizationsService;
+use crate::spares::SpareService;
 use crate::tasks::TaskService;
 
 /// What the handlers call.
@@ -27,6 +29,7 @@ pub struct CoreApi {
     pub guard: Arc<Guard>,
     pub organizations: Arc<OrganizationsService>,
     pub tasks: Arc<TaskService>,
+    pub spares: Arc<SpareService>,
 }
 
 /// The core-API routes. Sets no fallback: it is merged in front of the REST transcoder.
@@ -43,6 +46,8 @@ pub fn router(state: CoreApi) -> axum::Router {
         .route("/tasks/{task_id}", patch(tasks::update_task))
         .route("/tasks/work-queue", get(tasks::work_queue))
         .route("/work-queue", get(tasks::work_queue))
+        .route("/spares/issue", post(spares::issue))
+        .route("/spares/return", post(spares::return_stock))
         .with_state(state)
 }
 

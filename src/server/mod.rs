@@ -43,10 +43,12 @@ use crate::proto::v1::auth_service_server::AuthServiceServer;
 use crate::proto::v1::contract_service_server::ContractServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::pon_service_server::PonServiceServer;
+use crate::proto::v1::spare_service_server::SpareServiceServer;
 use crate::proto::v1::task_service_server::TaskServiceServer;
 use crate::proto::v1::user_service_server::UserServiceServer;
 use crate::proto::{self};
 use crate::ratelimit::RateLimiter;
+use crate::spares::{SpareService, grpc::SpareGrpc};
 use crate::storage::Storage;
 use crate::tasks::{PhotoEvidenceGate, TaskService, grpc::TaskGrpc};
 use readiness::Readiness;
@@ -159,6 +161,7 @@ impl App {
             clock.clone(),
             Arc::new(PhotoEvidenceGate),
         ));
+        let spares = Arc::new(SpareService::new(storage.db.clone(), clock.clone()));
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
@@ -202,6 +205,10 @@ impl App {
             TaskServiceServer::new(TaskGrpc::new(tasks.clone())),
             limit
         ));
+        services.add(configured!(
+            SpareServiceServer::new(SpareGrpc::new(spares.clone())),
+            limit
+        ));
         let ServiceSet {
             mut routes,
             names: service_names,
@@ -224,6 +231,7 @@ impl App {
             guard: guard.clone(),
             organizations,
             tasks,
+            spares,
         });
         // Every gRPC route (and so grpc-web and transcoded REST) passes the guard.
         let grpc = routes.routes().prepare().into_axum_router().layer(

@@ -11,6 +11,7 @@ mod pons_grpc;
 mod pons_rest;
 mod process;
 mod sla;
+mod spares;
 mod storage_ports;
 mod surfaces;
 mod tasks;

@@ -49,6 +49,7 @@ async fn reflection_lists_every_service() {
             "kasi.fiber.v1.ContractService",
             "kasi.fiber.v1.OrganizationService",
             "kasi.fiber.v1.PonService",
+            "kasi.fiber.v1.SpareService",
             "kasi.fiber.v1.TaskService",
             "kasi.fiber.v1.UserService",
         ]
