@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "proto/kasi/fiber/v1/organizations.proto",
     "proto/kasi/fiber/v1/tasks.proto",
     "proto/kasi/fiber/v1/spares.proto",
+    "proto/kasi/fiber/v1/optical.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -13,6 +13,7 @@ pub mod fieldmask;
 pub mod identity;
 pub mod jobs;
 pub mod legacy;
+pub mod optical;
 pub mod organizations;
 pub mod paging;
 pub mod pons;

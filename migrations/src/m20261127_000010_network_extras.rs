@@ -50,6 +50,45 @@ enum StockMovements {
     CreatedAt,
 }
 
+#[derive(DeriveIden, Clone, Copy)]
+enum Pons {
+    Table,
+    Id,
+    TenantId,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum OpticalReadings {
+    Table,
+    Id,
+    TenantId,
+    PonId,
+    DeviceId,
+    OnuId,
+    Port,
+    Direction,
+    PowerDbm,
+    OltSlot,
+    OltPort,
+    Vendor,
+    Model,
+    Source,
+    TakenAt,
+    CreatedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum OpticalThresholds {
+    Table,
+    TenantId,
+    ToOnuWarnDbm,
+    ToOnuCriticalDbm,
+    ToOltWarnDbm,
+    ToOltCriticalDbm,
+    DriftDb,
+    UpdatedAt,
+}
+
 fn moment(col: impl IntoIden) -> ColumnDef {
     ColumnDef::new(col)
         .timestamp_with_time_zone()
@@ -262,11 +301,135 @@ impl MigrationTrait for Migration {
             false,
         )
         .await?;
+
+        let text = |col: OpticalReadings| {
+            ColumnDef::new(col)
+                .string()
+                .not_null()
+                .default("")
+                .to_owned()
+        };
+        manager
+            .create_table(
+                Table::create()
+                    .table(OpticalReadings::Table)
+                    .col(
+                        ColumnDef::new(OpticalReadings::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(OpticalReadings::TenantId).uuid().not_null())
+                    .col(ColumnDef::new(OpticalReadings::PonId).uuid().null())
+                    .col(ColumnDef::new(OpticalReadings::DeviceId).uuid().null())
+                    .col(text(OpticalReadings::OnuId))
+                    .col(text(OpticalReadings::Port))
+                    .col(
+                        ColumnDef::new(OpticalReadings::Direction)
+                            .string()
+                            .not_null()
+                            .check(
+                                Expr::col(OpticalReadings::Direction).is_in(["to_onu", "to_olt"]),
+                            ),
+                    )
+                    .col(
+                        ColumnDef::new(OpticalReadings::PowerDbm)
+                            .double()
+                            .not_null()
+                            .check(Expr::col(OpticalReadings::PowerDbm).between(-60.0, 10.0)),
+                    )
+                    .col(text(OpticalReadings::OltSlot))
+                    .col(text(OpticalReadings::OltPort))
+                    .col(text(OpticalReadings::Vendor))
+                    .col(text(OpticalReadings::Model))
+                    .col(
+                        ColumnDef::new(OpticalReadings::Source)
+                            .string()
+                            .not_null()
+                            .check(
+                                Expr::col(OpticalReadings::Source)
+                                    .is_in(["NMS", "field", "import"]),
+                            ),
+                    )
+                    .col(moment(OpticalReadings::TakenAt))
+                    .col(moment(OpticalReadings::CreatedAt))
+                    .foreign_key(&mut tenant_key(
+                        OpticalReadings::Table,
+                        OpticalReadings::TenantId,
+                    ))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(
+                                OpticalReadings::Table,
+                                (OpticalReadings::TenantId, OpticalReadings::PonId),
+                            )
+                            .to(Pons::Table, (Pons::TenantId, Pons::Id))
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        for (name, col) in [
+            ("ix_optical_readings_pon_time", OpticalReadings::PonId),
+            ("ix_optical_readings_onu_time", OpticalReadings::OnuId),
+            ("ix_optical_readings_device_time", OpticalReadings::DeviceId),
+        ] {
+            index(
+                manager,
+                name,
+                OpticalReadings::Table,
+                [
+                    OpticalReadings::TenantId.into_iden(),
+                    col.into_iden(),
+                    OpticalReadings::TakenAt.into_iden(),
+                ],
+                false,
+            )
+            .await?;
+        }
+        index(
+            manager,
+            "ix_optical_readings_time",
+            OpticalReadings::Table,
+            [
+                OpticalReadings::TenantId.into_iden(),
+                OpticalReadings::TakenAt.into_iden(),
+            ],
+            false,
+        )
+        .await?;
+
+        let level = |col: OpticalThresholds| ColumnDef::new(col).double().not_null().to_owned();
+        manager
+            .create_table(
+                Table::create()
+                    .table(OpticalThresholds::Table)
+                    .col(
+                        ColumnDef::new(OpticalThresholds::TenantId)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(level(OpticalThresholds::ToOnuWarnDbm))
+                    .col(level(OpticalThresholds::ToOnuCriticalDbm))
+                    .col(level(OpticalThresholds::ToOltWarnDbm))
+                    .col(level(OpticalThresholds::ToOltCriticalDbm))
+                    .col(level(OpticalThresholds::DriftDb))
+                    .col(moment(OpticalThresholds::UpdatedAt))
+                    .foreign_key(&mut tenant_key(
+                        OpticalThresholds::Table,
+                        OpticalThresholds::TenantId,
+                    ))
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            OpticalThresholds::Table.into_iden(),
+            OpticalReadings::Table.into_iden(),
             StockMovements::Table.into_iden(),
             StockLevels::Table.into_iden(),
             Stores::Table.into_iden(),

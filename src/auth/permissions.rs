@@ -19,6 +19,9 @@ const ADMIN_PM: &[Role] = &[Role::Admin, Role::Pm];
 const ADMIN_AUDITOR: &[Role] = &[Role::Admin, Role::Auditor];
 const ADMIN_PM_SITE: &[Role] = &[Role::Admin, Role::Pm, Role::Site];
 const ADMIN_PM_NOC: &[Role] = &[Role::Admin, Role::Pm, Role::Noc];
+const ADMIN_NOC: &[Role] = &[Role::Admin, Role::Noc];
+/// Who records field and NMS measurements.
+const MEASURERS: &[Role] = &[Role::Admin, Role::Pm, Role::Site, Role::Noc];
 /// Everyone but SMME staff: the network-operations records.
 const OPERATIONS: &[Role] = &[Role::Admin, Role::Pm, Role::Site, Role::Noc, Role::Auditor];
 
@@ -198,6 +201,27 @@ const TABLE: &[(&str, Access)] = &[
     (
         "kasi.fiber.v1.SpareService/ListSpareMovements",
         Access::Roles(OPERATIONS),
+    ),
+    // Optical readings: recorded by measurers, read by operations, thresholds set by ADMIN/NOC.
+    (
+        "kasi.fiber.v1.OpticalService/IngestOpticalReadings",
+        Access::Roles(MEASURERS),
+    ),
+    (
+        "kasi.fiber.v1.OpticalService/ListOpticalReadings",
+        Access::Roles(OPERATIONS),
+    ),
+    (
+        "kasi.fiber.v1.OpticalService/EvaluateOptical",
+        Access::Roles(OPERATIONS),
+    ),
+    (
+        "kasi.fiber.v1.OpticalService/GetOpticalThresholds",
+        Access::Roles(OPERATIONS),
+    ),
+    (
+        "kasi.fiber.v1.OpticalService/UpdateOpticalThresholds",
+        Access::Roles(ADMIN_NOC),
     ),
 ];
 

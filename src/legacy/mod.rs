@@ -3,6 +3,7 @@
 //! bodies). No business logic lives here.
 
 mod auth;
+mod optics;
 mod users;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use crate::context::RequestContext;
 use crate::error::AppError;
 use crate::identity::IdentityService;
 use crate::identity::model::user;
+use crate::optical::OpticalService;
 
 /// What the legacy handlers share.
 #[derive(Clone)]
@@ -25,6 +27,7 @@ pub struct LegacyState {
     pub guard: Arc<Guard>,
     pub identity: Arc<IdentityService>,
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub optical: Arc<OpticalService>,
 }
 
 /// Every `/api` route.
@@ -32,6 +35,7 @@ pub fn router(state: LegacyState) -> axum::Router {
     axum::Router::new()
         .merge(auth::routes())
         .merge(users::routes())
+        .merge(optics::routes())
         .with_state(state)
 }
 

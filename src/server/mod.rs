@@ -35,12 +35,14 @@ use crate::identity::grpc::{AuthGrpc, UserGrpc};
 use crate::identity::service::LoginLimits;
 use crate::jobs::{self, sla::SlaScan};
 use crate::legacy::{self, LegacyState};
+use crate::optical::{OpticalService, grpc::OpticalGrpc};
 use crate::organizations::{OrganizationsService, grpc::OrganizationsGrpc};
 use crate::pons::{PonService, grpc::PonGrpc};
 use crate::proto::v1::assignment_service_server::AssignmentServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::auth_service_server::AuthServiceServer;
 use crate::proto::v1::contract_service_server::ContractServiceServer;
+use crate::proto::v1::optical_service_server::OpticalServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::pon_service_server::PonServiceServer;
 use crate::proto::v1::spare_service_server::SpareServiceServer;
@@ -149,10 +151,12 @@ impl App {
             config.auth.allow_self_registration,
         ));
         let pons = Arc::new(PonService::new(storage.db.clone(), clock.clone()));
+        let optical = Arc::new(OpticalService::new(storage.db.clone(), clock.clone()));
         let legacy = legacy::router(LegacyState {
             guard: guard.clone(),
             identity: identity.clone(),
             trusted_proxies: config.auth.trusted_proxies.clone(),
+            optical: optical.clone(),
         });
         let organizations = Arc::new(OrganizationsService::new(storage.db.clone(), clock.clone()));
         let organizations_grpc = OrganizationsGrpc::new(organizations.clone());
@@ -207,6 +211,10 @@ impl App {
         ));
         services.add(configured!(
             SpareServiceServer::new(SpareGrpc::new(spares.clone())),
+            limit
+        ));
+        services.add(configured!(
+            OpticalServiceServer::new(OpticalGrpc::new(optical)),
             limit
         ));
         let ServiceSet {

@@ -6,6 +6,7 @@ mod harness;
 mod health;
 mod identity;
 mod legacy_auth;
+mod optical;
 mod organizations;
 mod pons_grpc;
 mod pons_rest;

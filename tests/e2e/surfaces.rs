@@ -47,6 +47,7 @@ async fn reflection_lists_every_service() {
             "kasi.fiber.v1.AuditService",
             "kasi.fiber.v1.AuthService",
             "kasi.fiber.v1.ContractService",
+            "kasi.fiber.v1.OpticalService",
             "kasi.fiber.v1.OrganizationService",
             "kasi.fiber.v1.PonService",
             "kasi.fiber.v1.SpareService",
