@@ -9,6 +9,8 @@ const PROTOS: &[&str] = &[
     "proto/kasi/fiber/v1/audit.proto",
     "proto/kasi/fiber/v1/organizations.proto",
     "proto/kasi/fiber/v1/tasks.proto",
+    "proto/kasi/fiber/v1/devices.proto",
+    "proto/kasi/fiber/v1/incidents.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

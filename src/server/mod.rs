@@ -30,9 +30,11 @@ use crate::auth::{self, guard::Guard};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::core_api::{self, CoreApi};
+use crate::devices::{DeviceService, grpc::DeviceGrpc};
 use crate::identity::IdentityService;
 use crate::identity::grpc::{AuthGrpc, UserGrpc};
 use crate::identity::service::LoginLimits;
+use crate::incidents::{IncidentService, grpc::IncidentGrpc};
 use crate::jobs::{self, sla::SlaScan};
 use crate::legacy::{self, LegacyState};
 use crate::organizations::{OrganizationsService, grpc::OrganizationsGrpc};
@@ -41,6 +43,9 @@ use crate::proto::v1::assignment_service_server::AssignmentServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::auth_service_server::AuthServiceServer;
 use crate::proto::v1::contract_service_server::ContractServiceServer;
+use crate::proto::v1::device_service_server::DeviceServiceServer;
+use crate::proto::v1::incident_service_server::IncidentServiceServer;
+use crate::proto::v1::maintenance_window_service_server::MaintenanceWindowServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::pon_service_server::PonServiceServer;
 use crate::proto::v1::task_service_server::TaskServiceServer;
@@ -160,6 +165,9 @@ impl App {
             Arc::new(PhotoEvidenceGate),
         ));
 
+        let devices = Arc::new(DeviceService::new(storage.db.clone(), clock.clone()));
+        let incidents = Arc::new(IncidentService::new(storage.db.clone(), clock.clone()));
+
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -200,6 +208,18 @@ impl App {
         ));
         services.add(configured!(
             TaskServiceServer::new(TaskGrpc::new(tasks.clone())),
+            limit
+        ));
+        services.add(configured!(
+            DeviceServiceServer::new(DeviceGrpc::new(devices.clone())),
+            limit
+        ));
+        services.add(configured!(
+            IncidentServiceServer::new(IncidentGrpc::new(incidents.clone())),
+            limit
+        ));
+        services.add(configured!(
+            MaintenanceWindowServiceServer::new(IncidentGrpc::new(incidents.clone())),
             limit
         ));
         let ServiceSet {
