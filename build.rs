@@ -11,6 +11,8 @@ const PROTOS: &[&str] = &[
     "proto/kasi/fiber/v1/tasks.proto",
     "proto/kasi/fiber/v1/spares.proto",
     "proto/kasi/fiber/v1/optical.proto",
+    "proto/kasi/fiber/v1/devices.proto",
+    "proto/kasi/fiber/v1/incidents.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

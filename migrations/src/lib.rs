@@ -9,6 +9,7 @@ mod m20261127_000003_identity;
 mod m20261127_000004_contracts_assignments;
 mod m20261127_000005_tasks;
 mod m20261127_000006_sla_notices;
+mod m20261127_000009_netops;
 mod m20261127_000010_network_extras;
 
 /// Every migration, oldest first.
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_contracts_assignments::Migration),
             Box::new(m20261127_000005_tasks::Migration),
             Box::new(m20261127_000006_sla_notices::Migration),
+            Box::new(m20261127_000009_netops::Migration),
             Box::new(m20261127_000010_network_extras::Migration),
         ]
     }

@@ -51,6 +51,18 @@ enum StockMovements {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
+enum Devices {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum Incidents {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
 enum Pons {
     Table,
     Id,
@@ -105,6 +117,21 @@ fn same_tenant(
         .from(from.0, from.1)
         .to(to.0, to.1)
         .on_delete(ForeignKeyAction::Cascade)
+        .to_owned()
+}
+
+/// `<table>.<col>` → `<target>.id`, set to NULL when that row is deleted (the service checks
+/// that the target is of the row's tenant).
+fn forget_deleted(
+    table: impl IntoTableRef,
+    col: impl IntoIden,
+    target: impl IntoTableRef,
+    id: impl IntoIden,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(table, col)
+        .to(target, id)
+        .on_delete(ForeignKeyAction::SetNull)
         .to_owned()
 }
 
@@ -275,6 +302,12 @@ impl MigrationTrait for Migration {
                         ),
                         (Stores::Table, (Stores::TenantId, Stores::Id)),
                     ))
+                    .foreign_key(&mut forget_deleted(
+                        StockMovements::Table,
+                        StockMovements::IncidentId,
+                        Incidents::Table,
+                        Incidents::Id,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -366,6 +399,12 @@ impl MigrationTrait for Migration {
                             .to(Pons::Table, (Pons::TenantId, Pons::Id))
                             .on_delete(ForeignKeyAction::Cascade),
                     )
+                    .foreign_key(&mut forget_deleted(
+                        OpticalReadings::Table,
+                        OpticalReadings::DeviceId,
+                        Devices::Table,
+                        Devices::Id,
+                    ))
                     .to_owned(),
             )
             .await?;

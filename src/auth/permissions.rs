@@ -24,6 +24,9 @@ const ADMIN_NOC: &[Role] = &[Role::Admin, Role::Noc];
 const MEASURERS: &[Role] = &[Role::Admin, Role::Pm, Role::Site, Role::Noc];
 /// Everyone but SMME staff: the network-operations records.
 const OPERATIONS: &[Role] = &[Role::Admin, Role::Pm, Role::Site, Role::Noc, Role::Auditor];
+const INCIDENT_OPENERS: &[Role] = &[Role::Admin, Role::Pm, Role::Site, Role::Noc];
+const INCIDENT_WORKERS: &[Role] = &[Role::Admin, Role::Pm, Role::Site, Role::Noc, Role::Smme];
+const OPS_READERS: &[Role] = &[Role::Admin, Role::Pm, Role::Noc, Role::Auditor];
 
 /// `package.Service/Method` → access.
 const TABLE: &[(&str, Access)] = &[
@@ -222,6 +225,80 @@ const TABLE: &[(&str, Access)] = &[
     (
         "kasi.fiber.v1.OpticalService/UpdateOpticalThresholds",
         Access::Roles(ADMIN_NOC),
+    ),
+    // Network operations: every role reads devices and incidents (SMME users only their
+    // organization's incidents); people who work incidents move and close them.
+    (
+        "kasi.fiber.v1.DeviceService/CreateDevice",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.DeviceService/GetDevice",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.DeviceService/ListDevices",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.DeviceService/UpdateDevice",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.DeviceService/DeleteDevice",
+        Access::Roles(ADMIN),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/CreateIncident",
+        Access::Roles(INCIDENT_OPENERS),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/GetIncident",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/ListIncidents",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/UpdateIncident",
+        Access::Roles(INCIDENT_OPENERS),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/TransitionIncident",
+        Access::Roles(INCIDENT_WORKERS),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/AssignIncident",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/CloseIncident",
+        Access::Roles(INCIDENT_WORKERS),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/ListIncidentSignals",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/GetOpsReport",
+        Access::Roles(OPS_READERS),
+    ),
+    (
+        "kasi.fiber.v1.MaintenanceWindowService/CreateMaintenanceWindow",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.MaintenanceWindowService/GetMaintenanceWindow",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.MaintenanceWindowService/ListMaintenanceWindows",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.MaintenanceWindowService/DeleteMaintenanceWindow",
+        Access::Roles(ADMIN_PM_NOC),
     ),
 ];
 

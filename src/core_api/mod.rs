@@ -3,6 +3,7 @@
 //! services and checked against the same permission table as the gRPC methods.
 
 mod contracts;
+mod optical;
 mod spares;
 mod tasks;
 
@@ -19,6 +20,7 @@ use serde_json::{Value, json};
 
 use crate::auth::guard::Guard;
 use crate::error::{AppError, http_status_for};
+use crate::optical::OpticalService;
 use crate::organizations::OrganizationsService;
 use crate::spares::SpareService;
 use crate::tasks::TaskService;
@@ -30,6 +32,7 @@ pub struct CoreApi {
     pub organizations: Arc<OrganizationsService>,
     pub tasks: Arc<TaskService>,
     pub spares: Arc<SpareService>,
+    pub optical: Arc<OpticalService>,
 }
 
 /// The core-API routes. Sets no fallback: it is merged in front of the REST transcoder.
@@ -48,6 +51,7 @@ pub fn router(state: CoreApi) -> axum::Router {
         .route("/work-queue", get(tasks::work_queue))
         .route("/spares/issue", post(spares::issue))
         .route("/spares/return", post(spares::return_stock))
+        .route("/optical", post(optical::create))
         .with_state(state)
 }
 

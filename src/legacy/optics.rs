@@ -358,7 +358,7 @@ async fn evaluate(
     };
     let alerts = state
         .optical
-        .evaluate(&ctx, &filter)
+        .evaluate(&ctx, &filter, false)
         .await
         .map_err(|err| LegacyError::from_app(err, NOT_FOUND))?;
     let alerts: Vec<Value> = alerts

@@ -98,7 +98,10 @@ impl v1::optical_service_server::OpticalService for OpticalGrpc {
             days: message.days,
         };
         let filter = bad.finish(filter)?;
-        let alerts = self.service.evaluate(&ctx, &filter).await?;
+        let alerts = self
+            .service
+            .evaluate(&ctx, &filter, message.raise_incidents)
+            .await?;
         Ok(Response::new(v1::EvaluateOpticalResponse {
             alerts: alerts.iter().map(alert_to_proto).collect(),
         }))

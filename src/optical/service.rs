@@ -18,7 +18,9 @@ use crate::audit::{self, Change};
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::{AppError, AppResult, FieldViolation};
-use crate::pons;
+use crate::incidents::model::{Category, Severity as IncidentSeverity};
+use crate::incidents::{AlertOutcome, IncidentService, SystemAlert};
+use crate::{devices, pons};
 
 pub const MAX_BATCH: usize = 5000;
 pub const MIN_DBM: f64 = -60.0;
@@ -133,11 +135,41 @@ pub struct Alert {
 pub struct OpticalService {
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
+    incidents: Arc<IncidentService>,
 }
 
 impl OpticalService {
-    pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
-        OpticalService { db, clock }
+    pub fn new(
+        db: DatabaseConnection,
+        clock: Arc<dyn Clock>,
+        incidents: Arc<IncidentService>,
+    ) -> Self {
+        OpticalService {
+            db,
+            clock,
+            incidents,
+        }
+    }
+
+    /// The direction of a reading the core API labelled `RX` or `TX` at a device of the tenant:
+    /// what an OLT receives travels to the OLT, what anything else receives travels to the ONU.
+    /// `None` when the device is not the tenant's.
+    pub async fn direction_at(
+        &self,
+        ctx: &RequestContext,
+        device_id: Uuid,
+        received: bool,
+    ) -> AppResult<Option<Direction>> {
+        let device = devices::model::Entity::find_by_id(device_id)
+            .filter(devices::model::Column::TenantId.eq(ctx.tenant_id))
+            .one(&self.db)
+            .await?;
+        Ok(
+            device.map(|device| match (device.r#type == "OLT", received) {
+                (true, true) | (false, false) => Direction::ToOlt,
+                (true, false) | (false, true) => Direction::ToOnu,
+            }),
+        )
     }
 
     /// Stores the valid readings in one transaction and reports the others by index.
@@ -154,6 +186,7 @@ impl OpticalService {
         }
         let now = self.clock.now();
         let pons = self.known_pons(ctx, &candidates).await?;
+        let devices = self.known_devices(ctx, &candidates).await?;
         let mut report = IngestReport::default();
         let mut rows = Vec::new();
         for (index, candidate) in candidates.into_iter().enumerate() {
@@ -166,6 +199,11 @@ impl OpticalService {
                 && !pons.contains(&pon)
             {
                 problems.push(problem("pon_id", "no such PON in this tenant"));
+            }
+            if let Some(device) = draft.device_id
+                && !devices.contains(&device)
+            {
+                problems.push(problem("device_id", "no such device in this tenant"));
             }
             if !problems.is_empty() {
                 report.rejections.push((index, problems));
@@ -247,6 +285,30 @@ impl OpticalService {
         Ok(found.into_iter().collect())
     }
 
+    /// The devices of the caller's tenant among those the batch names.
+    async fn known_devices(
+        &self,
+        ctx: &RequestContext,
+        candidates: &[Candidate],
+    ) -> AppResult<HashSet<Uuid>> {
+        let named: HashSet<Uuid> = candidates
+            .iter()
+            .filter_map(|c| c.draft.device_id)
+            .collect();
+        if named.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let found: Vec<Uuid> = devices::model::Entity::find()
+            .select_only()
+            .column(devices::model::Column::Id)
+            .filter(devices::model::Column::TenantId.eq(ctx.tenant_id))
+            .filter(devices::model::Column::Id.is_in(named))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(found.into_iter().collect())
+    }
+
     /// Readings of the last `days` (default 7, at most 365), newest first, at most `limit`.
     pub async fn list(
         &self,
@@ -295,11 +357,14 @@ impl OpticalService {
         query
     }
 
-    /// The links of the window (default 1 day, at most 90) that need attention, by key.
+    /// The links of the window (default 1 day, at most 90) that need attention, by key. With
+    /// `raise_incidents`, every critical link gets an `optical_low_power` incident: one per link
+    /// while it is active (later evaluations fold into it), none during a covering maintenance window.
     pub async fn evaluate(
         &self,
         ctx: &RequestContext,
         filter: &ReadingFilter,
+        raise_incidents: bool,
     ) -> AppResult<Vec<Alert>> {
         let days = window_days(filter.days, 1, 90)?;
         let limits = self.thresholds(ctx).await?;
@@ -309,7 +374,65 @@ impl OpticalService {
             .order_by_asc(reading::Column::Id)
             .all(&self.db)
             .await?;
-        Ok(evaluate(&rows, &limits))
+        let mut alerts = evaluate(&rows, &limits);
+        if raise_incidents {
+            for alert in alerts
+                .iter_mut()
+                .filter(|alert| alert.severity == Severity::Critical)
+            {
+                alert.incident_id = self.raise(ctx, alert, &limits).await?;
+            }
+        }
+        Ok(alerts)
+    }
+
+    async fn raise(
+        &self,
+        ctx: &RequestContext,
+        alert: &Alert,
+        limits: &Thresholds,
+    ) -> AppResult<Option<Uuid>> {
+        let (_, critical) = limits.levels(alert.direction);
+        let link = format!(
+            "{}|pon:{}|device:{}",
+            alert.key,
+            alert.pon_id.map(|id| id.to_string()).unwrap_or_default(),
+            alert.device_id.map(|id| id.to_string()).unwrap_or_default(),
+        );
+        let outcome = self
+            .incidents
+            .raise(SystemAlert {
+                tenant_id: ctx.tenant_id,
+                device_id: alert.device_id,
+                pon_id: alert.pon_id,
+                category: Category::OpticalLowPower,
+                severity: IncidentSeverity::P2,
+                title: format!("Optical power critical on {}", alert.key),
+                description: format!(
+                    "Last reading {:.2} dBm is at or below the critical level {critical:.2} dBm \
+                     (change over the window {:+.2} dB).",
+                    alert.last_dbm, alert.delta_db
+                ),
+                source: "Optical".into(),
+                source_event_id: Some(link),
+                payload: Some(
+                    json!({
+                        "key": alert.key,
+                        "last_dbm": alert.last_dbm,
+                        "delta_db": alert.delta_db,
+                        "onu_id": alert.onu_id,
+                        "port": alert.port,
+                    })
+                    .to_string(),
+                ),
+            })
+            .await?;
+        Ok(match outcome {
+            AlertOutcome::Opened(incident) | AlertOutcome::Deduplicated(incident) => {
+                Some(incident.id)
+            }
+            AlertOutcome::Suppressed => None,
+        })
     }
 
     /// The tenant's thresholds, or the defaults when none were set.

@@ -30,9 +30,11 @@ use crate::auth::{self, guard::Guard};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::core_api::{self, CoreApi};
+use crate::devices::{DeviceService, grpc::DeviceGrpc};
 use crate::identity::IdentityService;
 use crate::identity::grpc::{AuthGrpc, UserGrpc};
 use crate::identity::service::LoginLimits;
+use crate::incidents::{IncidentService, grpc::IncidentGrpc};
 use crate::jobs::{self, sla::SlaScan};
 use crate::legacy::{self, LegacyState};
 use crate::optical::{OpticalService, grpc::OpticalGrpc};
@@ -42,6 +44,9 @@ use crate::proto::v1::assignment_service_server::AssignmentServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::auth_service_server::AuthServiceServer;
 use crate::proto::v1::contract_service_server::ContractServiceServer;
+use crate::proto::v1::device_service_server::DeviceServiceServer;
+use crate::proto::v1::incident_service_server::IncidentServiceServer;
+use crate::proto::v1::maintenance_window_service_server::MaintenanceWindowServiceServer;
 use crate::proto::v1::optical_service_server::OpticalServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::pon_service_server::PonServiceServer;
@@ -151,7 +156,13 @@ impl App {
             config.auth.allow_self_registration,
         ));
         let pons = Arc::new(PonService::new(storage.db.clone(), clock.clone()));
-        let optical = Arc::new(OpticalService::new(storage.db.clone(), clock.clone()));
+        let devices = Arc::new(DeviceService::new(storage.db.clone(), clock.clone()));
+        let incidents = Arc::new(IncidentService::new(storage.db.clone(), clock.clone()));
+        let optical = Arc::new(OpticalService::new(
+            storage.db.clone(),
+            clock.clone(),
+            incidents.clone(),
+        ));
         let legacy = legacy::router(LegacyState {
             guard: guard.clone(),
             identity: identity.clone(),
@@ -214,7 +225,19 @@ impl App {
             limit
         ));
         services.add(configured!(
-            OpticalServiceServer::new(OpticalGrpc::new(optical)),
+            OpticalServiceServer::new(OpticalGrpc::new(optical.clone())),
+            limit
+        ));
+        services.add(configured!(
+            DeviceServiceServer::new(DeviceGrpc::new(devices.clone())),
+            limit
+        ));
+        services.add(configured!(
+            IncidentServiceServer::new(IncidentGrpc::new(incidents.clone())),
+            limit
+        ));
+        services.add(configured!(
+            MaintenanceWindowServiceServer::new(IncidentGrpc::new(incidents.clone())),
             limit
         ));
         let ServiceSet {
@@ -240,6 +263,7 @@ impl App {
             organizations,
             tasks,
             spares,
+            optical,
         });
         // Every gRPC route (and so grpc-web and transcoded REST) passes the guard.
         let grpc = routes.routes().prepare().into_axum_router().layer(

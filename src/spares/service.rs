@@ -19,7 +19,7 @@ use crate::audit::{self, Change};
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::{AppError, AppResult, FieldViolation};
-use crate::{fieldmask, paging};
+use crate::{fieldmask, incidents, paging};
 
 pub const MAX_MOVE_QUANTITY: i64 = 1_000_000;
 pub const STORE_FIELDS: &[&str] = &["name", "address"];
@@ -251,6 +251,19 @@ impl SpareService {
         change.reason = change.reason.trim().to_string();
         validate_move(&change)?;
         self.get_store(ctx, change.store_id).await?;
+        if let Some(incident_id) = change.incident_id {
+            let known = incidents::model::Entity::find_by_id(incident_id)
+                .filter(incidents::model::Column::TenantId.eq(ctx.tenant_id))
+                .one(&self.db)
+                .await?
+                .is_some();
+            if !known {
+                return Err(AppError::invalid(
+                    "incident_id",
+                    "no such incident in this tenant",
+                ));
+            }
+        }
         let mut attempt = 0;
         loop {
             match self.try_move(ctx, &change, direction).await {

@@ -1,10 +1,12 @@
 //! End-to-end tests: the real server on an ephemeral port, spoken to as clients do
 //! (tonic, grpc-web frames over HTTP/1.1, REST/JSON, the health protocol, the binary).
 
+mod devices;
 mod grpc_web;
 mod harness;
 mod health;
 mod identity;
+mod incidents;
 mod legacy_auth;
 mod optical;
 mod organizations;

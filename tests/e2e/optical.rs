@@ -111,7 +111,10 @@ async fn optical_ingest_names_every_rejected_reading() {
         let stored = ok(http.get(server.url(&format!("/api/optics?pon={pon}")))).await;
         let stored = stored.as_array().unwrap();
         assert_eq!(stored.len(), 2, "{stored:?}");
-        assert_eq!(stored[1]["onuId"], "ONU-8", "newest first: ONU-8 was taken 5 minutes ago");
+        assert_eq!(
+            stored[1]["onuId"], "ONU-8",
+            "newest first: ONU-8 was taken 5 minutes ago"
+        );
         assert_eq!(stored[0]["powerDbm"], -21.5);
         assert_eq!(stored[0]["source"], "field");
         assert_eq!(stored[0]["pon"], pon.as_str());
@@ -344,6 +347,190 @@ async fn optical_two_tenants_never_see_each_other() {
         let own = ok(alpha.get(server.url(&format!("/api/optics?pon={pon}")))).await;
         assert_eq!(own.as_array().unwrap().len(), 1);
         assert_eq!(own[0]["powerDbm"], -28.0);
+        server.stop().await;
+    }
+}
+
+async fn new_device(server: &TestServer, http: &reqwest::Client, kind: &str) -> String {
+    id_of(
+        &ok(http
+            .post(server.url("/v1/devices"))
+            .json(&json!({"name": unique_name(kind), "type": kind})))
+        .await,
+    )
+}
+
+#[tokio::test]
+async fn optical_core_post_and_critical_links_raise_one_incident() {
+    for backends in backend_sets() {
+        let server = TestServer::start(&backends).await;
+        let http = server.http_as(&server.admin_token().await);
+        let pon = new_pon(&server, &http).await;
+        let ont = new_device(&server, &http, "ONT").await;
+        let olt = new_device(&server, &http, "OLT").await;
+
+        // The old core body: RX/TX are relative to the device.
+        let answer = ok(http.post(server.url("/optical")).json(&json!({"device_id": ont, "pon_id": pon, "port": "ONU-7", "direction": "RX", "dbm": -28.5}))).await;
+        assert_eq!(answer["ok"], true);
+        ok(http.post(server.url("/optical")).json(&json!({"device_id": olt, "pon_id": pon, "port": "1/1/3", "direction": "rx", "dbm": -19.0, "read_at": ago(3)}))).await;
+        let at_ont =
+            ok(http.get(server.url(&format!("/v1/optical-readings?device_id={ont}")))).await;
+        assert_eq!(
+            at_ont["readings"][0]["direction"],
+            "OPTICAL_DIRECTION_TO_ONU"
+        );
+        assert_eq!(at_ont["readings"][0]["port"], "ONU-7");
+        let at_olt =
+            ok(http.get(server.url(&format!("/v1/optical-readings?device_id={olt}")))).await;
+        assert_eq!(
+            at_olt["readings"][0]["direction"],
+            "OPTICAL_DIRECTION_TO_OLT"
+        );
+
+        let cases = [
+            (
+                json!({"pon_id": pon, "port": "1", "direction": "RX", "dbm": -20}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "device_id: field required",
+            ),
+            (
+                json!({"device_id": ont, "port": "1", "direction": "RX"}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "dbm: field required",
+            ),
+            (
+                json!({"device_id": ont, "port": "1", "direction": "RX", "dbm": "low"}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "dbm: invalid type",
+            ),
+            (
+                json!({"device_id": ont, "port": "1", "direction": "RX", "dbm": -20, "read_at": "yesterday"}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "read_at: `yesterday`",
+            ),
+            (
+                json!({"device_id": ont, "port": "1", "direction": "UP", "dbm": -20}),
+                StatusCode::BAD_REQUEST,
+                "direction: `UP` is not",
+            ),
+            (
+                json!({"device_id": ont, "port": "1", "direction": "RX", "dbm": -99}),
+                StatusCode::BAD_REQUEST,
+                "dbm: must be between -60 and 10 dBm",
+            ),
+            (
+                json!({"device_id": uuid::Uuid::now_v7(), "port": "1", "direction": "RX", "dbm": -20}),
+                StatusCode::NOT_FOUND,
+                "Device not found",
+            ),
+            (
+                json!({"device_id": uuid::Uuid::now_v7(), "port": "1", "direction": "to_onu", "dbm": -20}),
+                StatusCode::NOT_FOUND,
+                "Device not found",
+            ),
+        ];
+        for (body, expected, detail) in cases {
+            let (status, answer) = call(http.post(server.url("/optical")).json(&body)).await;
+            assert_eq!(status, expected, "{body}: {answer}");
+            assert!(
+                answer["detail"].as_str().unwrap().starts_with(detail),
+                "{body}: {answer}"
+            );
+        }
+        let all = ok(http.get(server.url("/v1/optical-readings"))).await;
+        assert_eq!(
+            all["readings"].as_array().unwrap().len(),
+            2,
+            "refused readings wrote nothing"
+        );
+
+        // A critical link raises one incident, however often it is evaluated.
+        let evaluate = json!({"pon_id": pon, "raise_incidents": true});
+        let first = ok(http
+            .post(server.url("/v1/optical-readings:evaluate"))
+            .json(&evaluate))
+        .await;
+        let alerts = first["alerts"].as_array().unwrap();
+        assert_eq!(alerts.len(), 1, "{first}");
+        let incident = alerts[0]["incident_id"].as_str().unwrap().to_string();
+        assert!(!incident.is_empty());
+        ok(http.post(server.url("/optical")).json(&json!({"device_id": ont, "pon_id": pon, "port": "ONU-7", "direction": "RX", "dbm": -29.0}))).await;
+        let again = ok(http
+            .post(server.url("/v1/optical-readings:evaluate"))
+            .json(&evaluate))
+        .await;
+        assert_eq!(again["alerts"][0]["incident_id"], incident.as_str());
+        let opened = ok(http.get(server.url(&format!("/v1/incidents/{incident}")))).await;
+        assert_eq!(
+            (opened["category"].as_str(), opened["severity"].as_str()),
+            (Some("optical_low_power"), Some("P2")),
+            "{opened}"
+        );
+        assert_eq!(opened["device_id"], ont.as_str());
+        let listed = ok(http.get(server.url("/v1/incidents"))).await;
+        assert_eq!(listed["incidents"].as_array().unwrap().len(), 1, "{listed}");
+        let quiet = ok(http
+            .post(server.url("/v1/optical-readings:evaluate"))
+            .json(&json!({"pon_id": pon})))
+        .await;
+        assert_eq!(
+            quiet["alerts"][0]["incident_id"], "",
+            "no incident without asking"
+        );
+
+        // Spares issued for the incident are found by it; another tenant's or a made-up incident is refused.
+        let store = id_of(
+            &ok(http
+                .post(server.url("/v1/stores"))
+                .json(&json!({"name": unique_name("Store ")})))
+            .await,
+        );
+        ok(http
+            .post(server.url("/spares/return"))
+            .json(&json!({"store_id": store, "sku": "ONT-HG8245", "qty": 2})))
+        .await;
+        ok(http.post(server.url("/spares/issue")).json(&json!({"store_id": store, "sku": "ONT-HG8245", "qty": 1, "incident_id": incident, "notes": "replaced ONT"}))).await;
+        let linked =
+            ok(http.get(server.url(&format!("/v1/spare-movements?incident_id={incident}")))).await;
+        assert_eq!(linked["movements"].as_array().unwrap().len(), 1);
+        assert_eq!(linked["movements"][0]["reason"], "replaced ONT");
+        let (status, body) = call(http.post(server.url("/spares/issue")).json(&json!({"store_id": store, "sku": "ONT-HG8245", "qty": 1, "incident_id": uuid::Uuid::now_v7()}))).await;
+        assert_eq!(
+            (status, body["detail"].as_str()),
+            (
+                StatusCode::BAD_REQUEST,
+                Some("incident_id: no such incident in this tenant")
+            )
+        );
+        let beta = server.http_as(&server.admin_token_in("beta").await);
+        let beta_store = id_of(
+            &ok(beta
+                .post(server.url("/v1/stores"))
+                .json(&json!({"name": "B"})))
+            .await,
+        );
+        let (status, body) =
+            call(beta.post(server.url("/spares/return")).json(
+                &json!({"store_id": beta_store, "sku": "X", "qty": 1, "incident_id": incident}),
+            ))
+            .await;
+        assert_eq!(
+            (status, body["detail"].as_str()),
+            (
+                StatusCode::BAD_REQUEST,
+                Some("incident_id: no such incident in this tenant")
+            )
+        );
+        let (status, _) = call(
+            beta.post(server.url("/optical"))
+                .json(&json!({"device_id": ont, "port": "1", "direction": "RX", "dbm": -20})),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "another tenant's device is not found"
+        );
         server.stop().await;
     }
 }
