@@ -54,6 +54,7 @@ use crate::proto::{self};
 use crate::ratelimit::RateLimiter;
 use crate::storage::Storage;
 use crate::tasks::{PhotoEvidenceGate, TaskService, grpc::TaskGrpc};
+use crate::webhooks::{self, WebhookGate, WebhookState};
 use readiness::Readiness;
 use tonic::server::NamedService;
 use tonic::service::RoutesBuilder;
@@ -131,6 +132,11 @@ impl App {
             })
             .collect();
         let limiter = RateLimiter::new(storage.cache.clone(), config.auth.rate_limit_fail_closed);
+        let webhook_gate = WebhookGate::new(
+            limiter.clone(),
+            &config.webhooks,
+            config.auth.trusted_proxies.clone(),
+        );
         let guard = Arc::new(Guard::new(
             &config.auth,
             storage.db.clone(),
@@ -167,6 +173,12 @@ impl App {
 
         let devices = Arc::new(DeviceService::new(storage.db.clone(), clock.clone()));
         let incidents = Arc::new(IncidentService::new(storage.db.clone(), clock.clone()));
+        let nms_webhooks = webhooks::router(WebhookState::new(
+            &config.webhooks,
+            webhook_gate,
+            incidents.clone(),
+            storage.db.clone(),
+        ));
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
@@ -268,6 +280,7 @@ impl App {
             .layer(tonic_web::GrpcWebLayer::new())
             .merge(probes)
             .merge(legacy)
+            .merge(nms_webhooks)
             .merge(core)
             .merge(rest);
         let router = with_middleware(router, config);

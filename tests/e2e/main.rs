@@ -16,3 +16,4 @@ mod sla;
 mod storage_ports;
 mod surfaces;
 mod tasks;
+mod webhooks;
