@@ -26,3 +26,4 @@ pub mod spares;
 pub mod storage;
 pub mod tasks;
 pub mod telemetry;
+pub mod webhooks;

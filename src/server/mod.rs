@@ -58,6 +58,7 @@ use crate::ratelimit::RateLimiter;
 use crate::spares::{SpareService, grpc::SpareGrpc};
 use crate::storage::Storage;
 use crate::tasks::{PhotoEvidenceGate, TaskService, grpc::TaskGrpc};
+use crate::webhooks::{self, WebhookGate, WebhookState};
 use readiness::Readiness;
 use tonic::server::NamedService;
 use tonic::service::RoutesBuilder;
@@ -135,6 +136,11 @@ impl App {
             })
             .collect();
         let limiter = RateLimiter::new(storage.cache.clone(), config.auth.rate_limit_fail_closed);
+        let webhook_gate = WebhookGate::new(
+            limiter.clone(),
+            &config.webhooks,
+            config.auth.trusted_proxies.clone(),
+        );
         let guard = Arc::new(Guard::new(
             &config.auth,
             storage.db.clone(),
@@ -177,6 +183,12 @@ impl App {
             Arc::new(PhotoEvidenceGate),
         ));
         let spares = Arc::new(SpareService::new(storage.db.clone(), clock.clone()));
+        let nms_webhooks = webhooks::router(WebhookState::new(
+            &config.webhooks,
+            webhook_gate,
+            incidents.clone(),
+            storage.db.clone(),
+        ));
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
@@ -288,6 +300,7 @@ impl App {
             .layer(tonic_web::GrpcWebLayer::new())
             .merge(probes)
             .merge(legacy)
+            .merge(nms_webhooks)
             .merge(core)
             .merge(rest);
         let router = with_middleware(router, config);

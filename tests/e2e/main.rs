@@ -18,3 +18,4 @@ mod spares;
 mod storage_ports;
 mod surfaces;
 mod tasks;
+mod webhooks;
