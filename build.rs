@@ -12,6 +12,10 @@ const PROTOS: &[&str] = &[
     "proto/kasi/fiber/v1/stringing.proto",
     "proto/kasi/fiber/v1/reports.proto",
     "proto/kasi/fiber/v1/photos.proto",
+    "proto/kasi/fiber/v1/spares.proto",
+    "proto/kasi/fiber/v1/optical.proto",
+    "proto/kasi/fiber/v1/devices.proto",
+    "proto/kasi/fiber/v1/incidents.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -79,6 +79,9 @@ pub struct Config {
     #[command(flatten)]
     pub photos: PhotoConfig,
 
+    #[command(flatten)]
+    pub webhooks: WebhookConfig,
+
     /// Longest wait for in-flight requests to finish after SIGTERM/SIGINT, in seconds.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
@@ -275,6 +278,45 @@ impl SlaConfig {
     pub fn interval(&self) -> Duration {
         Duration::from_secs(self.sla_scan_interval_secs.clamp(1, 86_400))
     }
+}
+
+/// The NMS webhooks: secrets, IP allowlist, per-IP limit and the tenant alerts belong to.
+#[derive(Args, Clone, Debug)]
+pub struct WebhookConfig {
+    /// HMAC-SHA256 secret of `/webhooks/librenms` (falls back to `NMS_HMAC_SECRET`).
+    #[arg(long, env = "WEBHOOK_HMAC_LIBRENMS", hide_env_values = true)]
+    pub webhook_hmac_librenms: Option<String>,
+
+    /// HMAC-SHA256 secret of `/webhooks/zabbix` (falls back to `NMS_HMAC_SECRET`).
+    #[arg(long, env = "WEBHOOK_HMAC_ZABBIX", hide_env_values = true)]
+    pub webhook_hmac_zabbix: Option<String>,
+
+    #[arg(long, env = "NMS_HMAC_SECRET", hide_env_values = true)]
+    pub nms_hmac_secret: Option<String>,
+
+    /// Shared secret of the legacy `/api/nms/hook` (header `x-webhook-secret`).
+    #[arg(long, env = "NMS_WEBHOOK_SECRET", hide_env_values = true)]
+    pub nms_webhook_secret: Option<String>,
+
+    /// DEVELOPMENT ONLY: accept webhooks without any secret configured (logged loudly).
+    #[arg(long, env = "WEBHOOK_ALLOW_UNSIGNED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_unsigned: bool,
+
+    /// Client addresses allowed to call the NMS webhooks (empty: any); proxies per `TRUSTED_PROXIES`.
+    #[arg(long, env = "NMS_ALLOW_IPS", value_delimiter = ',')]
+    pub nms_allow_ips: Vec<std::net::IpAddr>,
+
+    /// Webhook requests allowed per client IP and route in each window.
+    #[arg(long, env = "WEBHOOK_IP_LIMIT", default_value_t = 60)]
+    pub webhook_ip_limit: u64,
+
+    /// The webhook limiter's window, in seconds.
+    #[arg(long, env = "WEBHOOK_IP_WINDOW", default_value_t = 60)]
+    pub webhook_ip_window: u64,
+
+    /// The tenant (UUID) NMS alerts are filed in; the default tenant when unset.
+    #[arg(long, env = "NMS_TENANT_ID")]
+    pub nms_tenant_id: Option<uuid::Uuid>,
 }
 
 #[derive(Args, Clone, Debug)]

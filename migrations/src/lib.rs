@@ -11,6 +11,8 @@ mod m20261127_000005_tasks;
 mod m20261127_000006_sla_notices;
 mod m20261127_000007_stringing_runs;
 mod m20261127_000008_photos_certificates;
+mod m20261127_000009_netops;
+mod m20261127_000010_network_extras;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -27,6 +29,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_sla_notices::Migration),
             Box::new(m20261127_000007_stringing_runs::Migration),
             Box::new(m20261127_000008_photos_certificates::Migration),
+            Box::new(m20261127_000009_netops::Migration),
+            Box::new(m20261127_000010_network_extras::Migration),
         ]
     }
 }

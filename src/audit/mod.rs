@@ -125,3 +125,30 @@ pub async fn list(
         .await?;
     Ok(paging::into_page(PAGE_KIND, rows, limit, |entry| entry.id))
 }
+
+/// Records a change of a serializable row identified by `id`: its JSON before and after.
+pub async fn record_rows<T: serde::Serialize>(
+    db: &impl ConnectionTrait,
+    ctx: &RequestContext,
+    at: DateTime<Utc>,
+    resource_type: &str,
+    action: &str,
+    id: Uuid,
+    (before, after): (Option<&T>, Option<&T>),
+) -> AppResult<()> {
+    let snapshot = |row: &T| serde_json::to_value(row).unwrap_or_default();
+    record(
+        db,
+        ctx,
+        ctx.tenant_id,
+        at,
+        Change {
+            action,
+            resource_type,
+            resource_id: id.to_string(),
+            before: before.map(snapshot),
+            after: after.map(snapshot),
+        },
+    )
+    .await
+}

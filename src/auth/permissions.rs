@@ -20,6 +20,15 @@ const ADMIN_AUDITOR: &[Role] = &[Role::Admin, Role::Auditor];
 const ADMIN_PM_SITE: &[Role] = &[Role::Admin, Role::Pm, Role::Site];
 const ADMIN_PM_SITE_SMME: &[Role] = &[Role::Admin, Role::Pm, Role::Site, Role::Smme];
 const ADMIN_PM_SITE_AUDITOR: &[Role] = &[Role::Admin, Role::Pm, Role::Site, Role::Auditor];
+const ADMIN_PM_NOC: &[Role] = &[Role::Admin, Role::Pm, Role::Noc];
+const ADMIN_NOC: &[Role] = &[Role::Admin, Role::Noc];
+/// Who records field and NMS measurements.
+const MEASURERS: &[Role] = &[Role::Admin, Role::Pm, Role::Site, Role::Noc];
+/// Everyone but SMME staff: the network-operations records.
+const OPERATIONS: &[Role] = &[Role::Admin, Role::Pm, Role::Site, Role::Noc, Role::Auditor];
+const INCIDENT_OPENERS: &[Role] = &[Role::Admin, Role::Pm, Role::Site, Role::Noc];
+const INCIDENT_WORKERS: &[Role] = &[Role::Admin, Role::Pm, Role::Site, Role::Noc, Role::Smme];
+const OPS_READERS: &[Role] = &[Role::Admin, Role::Pm, Role::Noc, Role::Auditor];
 
 /// `package.Service/Method` → access.
 const TABLE: &[(&str, Access)] = &[
@@ -188,6 +197,7 @@ const TABLE: &[(&str, Access)] = &[
     (
         "kasi.fiber.v1.ReportService/ExportPons",
         Access::Roles(ANY_ROLE),
+    ),
     // Photos are taken by field roles; every role reads them (the service scopes SMME users
     // to their organization's tasks).
     (
@@ -237,6 +247,138 @@ const TABLE: &[(&str, Access)] = &[
     (
         "kasi.fiber.v1.CertificateService/ListCertificates",
         Access::Roles(ADMIN_PM_SITE_AUDITOR),
+    ),
+    // Spares: stores and moves by ADMIN, PM and NOC (core-api §2.5); reads by operations roles.
+    (
+        "kasi.fiber.v1.SpareService/CreateStore",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.SpareService/GetStore",
+        Access::Roles(OPERATIONS),
+    ),
+    (
+        "kasi.fiber.v1.SpareService/ListStores",
+        Access::Roles(OPERATIONS),
+    ),
+    (
+        "kasi.fiber.v1.SpareService/UpdateStore",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.SpareService/DeleteStore",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.SpareService/IssueSpare",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.SpareService/ReturnSpare",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.SpareService/ListStockLevels",
+        Access::Roles(OPERATIONS),
+    ),
+    (
+        "kasi.fiber.v1.SpareService/ListSpareMovements",
+        Access::Roles(OPERATIONS),
+    ),
+    // Optical readings: recorded by measurers, read by operations, thresholds set by ADMIN/NOC.
+    (
+        "kasi.fiber.v1.OpticalService/IngestOpticalReadings",
+        Access::Roles(MEASURERS),
+    ),
+    (
+        "kasi.fiber.v1.OpticalService/ListOpticalReadings",
+        Access::Roles(OPERATIONS),
+    ),
+    (
+        "kasi.fiber.v1.OpticalService/EvaluateOptical",
+        Access::Roles(OPERATIONS),
+    ),
+    (
+        "kasi.fiber.v1.OpticalService/GetOpticalThresholds",
+        Access::Roles(OPERATIONS),
+    ),
+    (
+        "kasi.fiber.v1.OpticalService/UpdateOpticalThresholds",
+        Access::Roles(ADMIN_NOC),
+    ),
+    // Network operations: every role reads devices and incidents (SMME users only their
+    // organization's incidents); people who work incidents move and close them.
+    (
+        "kasi.fiber.v1.DeviceService/CreateDevice",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.DeviceService/GetDevice",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.DeviceService/ListDevices",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.DeviceService/UpdateDevice",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.DeviceService/DeleteDevice",
+        Access::Roles(ADMIN),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/CreateIncident",
+        Access::Roles(INCIDENT_OPENERS),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/GetIncident",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/ListIncidents",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/UpdateIncident",
+        Access::Roles(INCIDENT_OPENERS),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/TransitionIncident",
+        Access::Roles(INCIDENT_WORKERS),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/AssignIncident",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/CloseIncident",
+        Access::Roles(INCIDENT_WORKERS),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/ListIncidentSignals",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.IncidentService/GetOpsReport",
+        Access::Roles(OPS_READERS),
+    ),
+    (
+        "kasi.fiber.v1.MaintenanceWindowService/CreateMaintenanceWindow",
+        Access::Roles(ADMIN_PM_NOC),
+    ),
+    (
+        "kasi.fiber.v1.MaintenanceWindowService/GetMaintenanceWindow",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.MaintenanceWindowService/ListMaintenanceWindows",
+        Access::Roles(ANY_ROLE),
+    ),
+    (
+        "kasi.fiber.v1.MaintenanceWindowService/DeleteMaintenanceWindow",
+        Access::Roles(ADMIN_PM_NOC),
     ),
 ];
 

@@ -4,7 +4,9 @@
 
 mod certificates;
 mod contracts;
+mod optical;
 mod photos;
+mod spares;
 mod tasks;
 
 use std::sync::Arc;
@@ -21,8 +23,10 @@ use serde_json::{Value, json};
 use crate::auth::guard::Guard;
 use crate::certificates::CertificateService;
 use crate::error::{AppError, http_status_for};
+use crate::optical::OpticalService;
 use crate::organizations::OrganizationsService;
 use crate::photos::PhotoService;
+use crate::spares::SpareService;
 use crate::tasks::TaskService;
 
 /// What the handlers call.
@@ -33,6 +37,8 @@ pub struct CoreApi {
     pub tasks: Arc<TaskService>,
     pub photos: Arc<PhotoService>,
     pub certificates: Arc<CertificateService>,
+    pub spares: Arc<SpareService>,
+    pub optical: Arc<OpticalService>,
 }
 
 /// The core-API routes. Sets no fallback: it is merged in front of the REST transcoder.
@@ -62,6 +68,9 @@ pub fn router(state: CoreApi) -> axum::Router {
         .route("/photos/upload", post(photos::upload))
         .route("/photos/upload-url", post(photos::upload_url))
         .route("/photos/{id}/download", get(photos::download))
+        .route("/spares/issue", post(spares::issue))
+        .route("/spares/return", post(spares::return_stock))
+        .route("/optical", post(optical::create))
         .with_state(state)
 }
 

@@ -4,11 +4,12 @@
 
 mod auth;
 mod body;
+mod cac;
+mod optics;
+mod photos;
 mod pons;
 mod reports;
 mod tasks;
-mod cac;
-mod photos;
 mod users;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use crate::context::RequestContext;
 use crate::error::AppError;
 use crate::identity::IdentityService;
 use crate::identity::model::user;
+use crate::optical::OpticalService;
 use crate::photos::PhotoService;
 
 /// What the legacy handlers share.
@@ -38,6 +40,7 @@ pub struct LegacyState {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub photos: Arc<PhotoService>,
     pub certificates: Arc<CertificateService>,
+    pub optical: Arc<OpticalService>,
 }
 
 /// Every `/api` route.
@@ -50,6 +53,7 @@ pub fn router(state: LegacyState) -> axum::Router {
         .merge(reports::routes())
         .merge(photos::routes())
         .merge(cac::routes())
+        .merge(optics::routes())
         .with_state(state)
 }
 

@@ -31,11 +31,14 @@ use crate::certificates::{CertificateService, grpc::CertificateGrpc};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::core_api::{self, CoreApi};
+use crate::devices::{DeviceService, grpc::DeviceGrpc};
 use crate::identity::IdentityService;
 use crate::identity::grpc::{AuthGrpc, UserGrpc};
 use crate::identity::service::LoginLimits;
+use crate::incidents::{IncidentService, grpc::IncidentGrpc};
 use crate::jobs::{self, sla::SlaScan};
 use crate::legacy::{self, LegacyState};
+use crate::optical::{OpticalService, grpc::OpticalGrpc};
 use crate::organizations::{OrganizationsService, grpc::OrganizationsGrpc};
 use crate::photos::{PhotoEvidenceGate, PhotoService, grpc::PhotoGrpc};
 use crate::pons::{PonService, grpc::PonGrpc};
@@ -44,19 +47,26 @@ use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::auth_service_server::AuthServiceServer;
 use crate::proto::v1::certificate_service_server::CertificateServiceServer;
 use crate::proto::v1::contract_service_server::ContractServiceServer;
+use crate::proto::v1::device_service_server::DeviceServiceServer;
+use crate::proto::v1::incident_service_server::IncidentServiceServer;
+use crate::proto::v1::maintenance_window_service_server::MaintenanceWindowServiceServer;
+use crate::proto::v1::optical_service_server::OpticalServiceServer;
 use crate::proto::v1::organization_service_server::OrganizationServiceServer;
 use crate::proto::v1::photo_service_server::PhotoServiceServer;
 use crate::proto::v1::pon_service_server::PonServiceServer;
 use crate::proto::v1::report_service_server::ReportServiceServer;
+use crate::proto::v1::spare_service_server::SpareServiceServer;
 use crate::proto::v1::stringing_service_server::StringingServiceServer;
 use crate::proto::v1::task_service_server::TaskServiceServer;
 use crate::proto::v1::user_service_server::UserServiceServer;
 use crate::proto::{self};
 use crate::ratelimit::RateLimiter;
 use crate::reports::{ReportService, grpc::ReportGrpc};
+use crate::spares::{SpareService, grpc::SpareGrpc};
 use crate::storage::Storage;
 use crate::stringing::{StringingService, grpc::StringingGrpc};
 use crate::tasks::{TaskService, grpc::TaskGrpc};
+use crate::webhooks::{self, WebhookGate, WebhookState};
 use readiness::Readiness;
 use tonic::server::NamedService;
 use tonic::service::RoutesBuilder;
@@ -134,6 +144,11 @@ impl App {
             })
             .collect();
         let limiter = RateLimiter::new(storage.cache.clone(), config.auth.rate_limit_fail_closed);
+        let webhook_gate = WebhookGate::new(
+            limiter.clone(),
+            &config.webhooks,
+            config.auth.trusted_proxies.clone(),
+        );
         let guard = Arc::new(Guard::new(
             &config.auth,
             storage.db.clone(),
@@ -155,6 +170,13 @@ impl App {
             config.auth.allow_self_registration,
         ));
         let pons = Arc::new(PonService::new(storage.db.clone(), clock.clone()));
+        let devices = Arc::new(DeviceService::new(storage.db.clone(), clock.clone()));
+        let incidents = Arc::new(IncidentService::new(storage.db.clone(), clock.clone()));
+        let optical = Arc::new(OpticalService::new(
+            storage.db.clone(),
+            clock.clone(),
+            incidents.clone(),
+        ));
         let organizations = Arc::new(OrganizationsService::new(storage.db.clone(), clock.clone()));
         let organizations_grpc = OrganizationsGrpc::new(organizations.clone());
         let tasks = Arc::new(TaskService::new(
@@ -192,7 +214,15 @@ impl App {
             trusted_proxies: config.auth.trusted_proxies.clone(),
             photos: photos.clone(),
             certificates: certificates.clone(),
+            optical: optical.clone(),
         });
+        let spares = Arc::new(SpareService::new(storage.db.clone(), clock.clone()));
+        let nms_webhooks = webhooks::router(WebhookState::new(
+            &config.webhooks,
+            webhook_gate,
+            incidents.clone(),
+            storage.db.clone(),
+        ));
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reflection = tonic_reflection::server::Builder::configure()
@@ -252,6 +282,26 @@ impl App {
             CertificateServiceServer::new(CertificateGrpc::new(certificates.clone())),
             limit
         ));
+        services.add(configured!(
+            SpareServiceServer::new(SpareGrpc::new(spares.clone())),
+            limit
+        ));
+        services.add(configured!(
+            OpticalServiceServer::new(OpticalGrpc::new(optical.clone())),
+            limit
+        ));
+        services.add(configured!(
+            DeviceServiceServer::new(DeviceGrpc::new(devices.clone())),
+            limit
+        ));
+        services.add(configured!(
+            IncidentServiceServer::new(IncidentGrpc::new(incidents.clone())),
+            limit
+        ));
+        services.add(configured!(
+            MaintenanceWindowServiceServer::new(IncidentGrpc::new(incidents.clone())),
+            limit
+        ));
         let ServiceSet {
             mut routes,
             names: service_names,
@@ -276,6 +326,8 @@ impl App {
             tasks,
             photos: photos.clone(),
             certificates: certificates.clone(),
+            spares,
+            optical,
         });
         // Every gRPC route (and so grpc-web and transcoded REST) passes the guard.
         let grpc = routes.routes().prepare().into_axum_router().layer(
@@ -306,6 +358,7 @@ impl App {
             .merge(probes)
             .merge(objects)
             .merge(legacy)
+            .merge(nms_webhooks)
             .merge(core)
             .merge(rest);
         let router = with_middleware(router, config);

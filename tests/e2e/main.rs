@@ -3,19 +3,24 @@
 
 mod buildout;
 mod certificates;
+mod devices;
 mod grpc_web;
 mod harness;
 mod health;
 mod identity;
+mod incidents;
 mod legacy_auth;
 mod legacy_buildout;
+mod optical;
 mod organizations;
 mod photos;
 mod pons_grpc;
 mod pons_rest;
 mod process;
 mod sla;
+mod spares;
 mod storage_ports;
 mod surfaces;
 mod tasks;
 mod tasks_concurrency;
+mod webhooks;

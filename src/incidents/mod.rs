@@ -1,0 +1,11 @@
+//! Network incidents: severities, one category set, the status machine, routing and SLA from
+//! contracts, alert ingestion (dedup, suppression, recovery), maintenance windows, ops report.
+
+pub mod grpc;
+pub mod maintenance;
+pub mod model;
+pub mod report;
+pub mod routing;
+pub mod service;
+
+pub use service::{AlertOutcome, IncidentService, SystemAlert};

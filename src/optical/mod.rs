@@ -1,0 +1,8 @@
+//! Optical power readings of PON links: batch ingest that names every rejected reading's
+//! problems, queries, and evaluation against per-tenant thresholds and the drift rule.
+
+pub mod grpc;
+pub mod model;
+pub mod service;
+
+pub use service::OpticalService;
