@@ -477,7 +477,7 @@ async fn completion_with_required_evidence_goes_through_the_gate() {
         assert_eq!(answer["code"], "FAILED_PRECONDITION");
         assert_eq!(
             answer["detail"],
-            "evidence required: no validated photo for this task"
+            "Photo with valid EXIF and within geofence required"
         );
 
         let db = kasi_fiber::storage::db::connect(&server.config.database, &server.config.data_dir)
