@@ -12,7 +12,9 @@ use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::harness::{TEST_PASSWORD, TestServer, backend_sets, call, id_of, ok, unique_name};
+use crate::harness::{
+    TEST_PASSWORD, TestServer, backend_sets, call, id_of, ok, unique_name, violated_fields,
+};
 use crate::legacy_buildout::text_of;
 use crate::tasks::fields;
 
@@ -613,7 +615,6 @@ async fn stringing_and_reports_over_grpc() {
         ListStringingRunsRequest, StringingRun,
     };
     use tonic::Code;
-    use tonic_types::StatusExt;
 
     use crate::harness::Bearer;
 
@@ -652,13 +653,7 @@ async fn stringing_and_reports_over_grpc() {
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument);
-        let fields: Vec<String> = status
-            .get_details_bad_request()
-            .unwrap()
-            .field_violations
-            .into_iter()
-            .map(|violation| violation.field)
-            .collect();
+        let fields = violated_fields(&status);
         assert_eq!(fields, ["stringing_run.completed_on"]);
         let status = runs
             .create_stringing_run(CreateStringingRunRequest {

@@ -476,3 +476,16 @@ pub async fn ok(request: reqwest::RequestBuilder) -> serde_json::Value {
 pub fn id_of(body: &serde_json::Value) -> String {
     body["id"].as_str().unwrap().to_string()
 }
+
+/// The fields an INVALID_ARGUMENT gRPC status names in its `BadRequest` details, in order.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    status
+        .get_details_bad_request()
+        .expect("BadRequest details")
+        .field_violations
+        .into_iter()
+        .map(|violation| violation.field)
+        .collect()
+}

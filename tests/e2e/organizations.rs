@@ -11,10 +11,9 @@ use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use tonic::Code;
-use tonic_types::StatusExt;
 
 use crate::harness::{
-    Bearer, TEST_PASSWORD, TestServer, backend_sets, call, id_of, ok, unique_name,
+    Bearer, TEST_PASSWORD, TestServer, backend_sets, call, id_of, ok, unique_name, violated_fields,
 };
 
 /// The ids in a list response's `key` array.
@@ -215,13 +214,7 @@ async fn organizations_crud_over_rest_and_grpc() {
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument);
-        let fields: Vec<String> = status
-            .get_details_bad_request()
-            .unwrap()
-            .field_violations
-            .into_iter()
-            .map(|violation| violation.field)
-            .collect();
+        let fields = violated_fields(&status);
         assert_eq!(fields, ["organization.name", "organization.type"]);
         grpc.delete_organization(DeleteOrganizationRequest {
             id: created.id.clone(),

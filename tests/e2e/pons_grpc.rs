@@ -10,7 +10,7 @@ use tonic_types::StatusExt;
 
 use tonic::service::interceptor::InterceptedService;
 
-use crate::harness::{Bearer, TestServer, backend_sets};
+use crate::harness::{Bearer, TestServer, backend_sets, violated_fields};
 
 pub fn sample_pon(code: &str) -> Pon {
     Pon {
@@ -130,11 +130,7 @@ async fn grpc_crud_round_trip() {
             })
             .await
             .unwrap_err();
-        assert_eq!(refused.code(), Code::InvalidArgument);
-        let details = refused
-            .get_details_bad_request()
-            .expect("BadRequest details");
-        assert_eq!(details.field_violations[0].field, "pon.fiber_count");
+        assert_eq!(violated_fields(&refused), ["pon.fiber_count"]);
 
         pons.delete_pon(DeletePonRequest {
             id: created.id.clone(),
@@ -258,13 +254,7 @@ async fn grpc_bad_ids_name_the_field() {
             .create_pon(CreatePonRequest { pon: Some(pon) })
             .await
             .unwrap_err();
-        let fields: Vec<String> = status
-            .get_details_bad_request()
-            .unwrap()
-            .field_violations
-            .into_iter()
-            .map(|violation| violation.field)
-            .collect();
+        let fields = violated_fields(&status);
         assert_eq!(fields, ["pon.project_manager_id", "pon.start_date"]);
         let listed = pons
             .list_pons(ListPonsRequest::default())

@@ -18,10 +18,9 @@ use serde_json::{Value, json};
 use kasi_fiber::proto::v1::task_service_client::TaskServiceClient;
 use kasi_fiber::proto::v1::{CreateTaskRequest, Task, TransitionTaskRequest};
 use tonic::Code;
-use tonic_types::StatusExt;
 
 use crate::harness::{
-    Bearer, TEST_PASSWORD, TestServer, backend_sets, call, id_of, ok, unique_name,
+    Bearer, TEST_PASSWORD, TestServer, backend_sets, call, id_of, ok, unique_name, violated_fields,
 };
 
 /// The fields named by a REST error's violations.
@@ -1052,13 +1051,7 @@ async fn grpc_clients_get_the_status_codes_and_field_details() {
             .await
             .unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument);
-        let fields: Vec<String> = status
-            .get_details_bad_request()
-            .unwrap()
-            .field_violations
-            .into_iter()
-            .map(|violation| violation.field)
-            .collect();
+        let fields = violated_fields(&status);
         assert_eq!(fields, ["task.pon_id"], "conversion problems come first");
         server.stop().await;
     }
