@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark (not a test) of the build-out at scale on PostgreSQL: a fresh database, the
 # release server, a fixture of 1 000 PONs x 100 tasks created through the gRPC API, then the
-# work queue of a crew organization and the task list of a PON at 32 requests in flight, then
-# the SLA scan over all tasks run twice (the first counts the overdue tasks, the second is the
-# steady state). Needs a PostgreSQL reachable at PERF_PG (default postgres@127.0.0.1:5432).
+# work queue of a crew organization and the task list of a PON at 32 requests in flight — once
+# right after loading, once more after VACUUM ANALYZE (the steady state autovacuum reaches) —
+# then the SLA scan over all tasks run twice (the first counts the overdue tasks, the second is
+# the steady state). Needs a PostgreSQL reachable at PERF_PG (default postgres@127.0.0.1:5432).
 # Usage: scripts/perf-tasks.sh [loadgen flags, e.g. --seconds 20 --fixture-pons 200]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,8 +31,15 @@ for _ in $(seq 1 100); do
   curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
   sleep 0.1
 done
-target/release/loadgen --addr "127.0.0.1:$port" --scenarios work-queue-grpc,list-tasks-grpc \
-  --concurrency 32 --fixture-pons 1000 --fixture-tasks-per-pon 100 --fixture-queue-pons 10 "$@"
+measure() {
+  target/release/loadgen --addr "127.0.0.1:$port" --scenarios work-queue-grpc,list-tasks-grpc \
+    --concurrency 32 --fixture-pons 1000 --fixture-tasks-per-pon 100 --fixture-queue-pons 10 "$@"
+}
+echo "== right after loading the fixture"
+measure "$@"
+psql "$DATABASE_URL" -qc "VACUUM ANALYZE"
+echo "== after VACUUM ANALYZE"
+measure "$@"
 kill "$server" && wait "$server" 2>/dev/null || true
 server=
 psql "$DATABASE_URL" -qAtc "SELECT 'tasks in the database: ' || count(*) FROM tasks"

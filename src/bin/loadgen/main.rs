@@ -245,15 +245,28 @@ async fn main() -> anyhow::Result<()> {
             queue_pons: args.fixture_queue_pons,
             concurrency: args.concurrency,
         };
-        let started = Instant::now();
-        let fixture = tasks_fixture::create(channels[0].clone(), bearer.clone(), shape).await?;
-        println!(
-            "fixture: {} PONs x {} tasks, crew assigned to {} PONs' stringing, created in {:.1} s",
-            shape.pons,
-            shape.tasks_per_pon,
-            shape.queue_pons,
-            started.elapsed().as_secs_f64()
-        );
+        let fixture = match tasks_fixture::existing(channels[0].clone(), bearer.clone()).await? {
+            Some(fixture) => {
+                println!(
+                    "fixture: reusing {} PONs and the crew organization of an earlier run",
+                    fixture.pon_ids.len()
+                );
+                fixture
+            }
+            None => {
+                let started = Instant::now();
+                let fixture =
+                    tasks_fixture::create(channels[0].clone(), bearer.clone(), shape).await?;
+                println!(
+                    "fixture: {} PONs x {} tasks, crew assigned to {} PONs' stringing, created in {:.1} s",
+                    shape.pons,
+                    shape.tasks_per_pon,
+                    shape.queue_pons,
+                    started.elapsed().as_secs_f64()
+                );
+                fixture
+            }
+        };
         Some(fixture)
     } else {
         None

@@ -1,6 +1,7 @@
 //! The build-out fixture the task benchmarks read: PONs with tasks of every step, due dates
 //! spread so a small share is overdue, and one crew organization assigned to some of the PONs'
-//! stringing — all created through the public gRPC API, as a client would.
+//! stringing — all created through the public gRPC API, as a client would, once per database:
+//! a later run finds it (by the crew's name and the PON code prefix) and reuses it.
 
 use futures::{StreamExt, TryStreamExt, stream};
 use kasi_fiber::proto::v1::assignment_service_client::AssignmentServiceClient;
@@ -9,11 +10,16 @@ use kasi_fiber::proto::v1::pon_service_client::PonServiceClient;
 use kasi_fiber::proto::v1::task_service_client::TaskServiceClient;
 use kasi_fiber::proto::v1::{
     Assignment, CreateAssignmentRequest, CreateOrganizationRequest, CreatePonRequest,
-    CreateTaskRequest, Organization, OrganizationType, Pon, Task,
+    CreateTaskRequest, ListOrganizationsRequest, ListPonsRequest, Organization, OrganizationType,
+    Pon, Task,
 };
 use tonic::transport::Channel;
 
 use crate::{Authed, Bearer};
+
+/// The crew organization's name, and the code prefix of the fixture's PONs.
+const CREW_NAME: &str = "Bench stringing crew";
+const PON_CODE_PREFIX: &str = "BENCHT-";
 
 /// Steps a PON's tasks cycle through.
 const STEPS: [&str; 5] = [
@@ -41,15 +47,70 @@ pub struct Fixture {
     pub organization_id: String,
 }
 
+/// The fixture already in the database, if an earlier run created it.
+pub async fn existing(channel: Channel, bearer: Bearer) -> anyhow::Result<Option<Fixture>> {
+    let mut organizations =
+        OrganizationServiceClient::with_interceptor(channel.clone(), bearer.clone());
+    let mut token = String::new();
+    let organization_id = loop {
+        let page = organizations
+            .list_organizations(ListOrganizationsRequest {
+                page_size: 500,
+                page_token: token,
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        if let Some(crew) = page
+            .organizations
+            .into_iter()
+            .find(|org| org.name == CREW_NAME)
+        {
+            break crew.id;
+        }
+        if page.next_page_token.is_empty() {
+            return Ok(None);
+        }
+        token = page.next_page_token;
+    };
+    let mut pons = PonServiceClient::with_interceptor(channel, bearer);
+    let mut found = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = pons
+            .list_pons(ListPonsRequest {
+                page_size: 500,
+                page_token: token,
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        found.extend(
+            page.pons
+                .into_iter()
+                .filter(|pon| pon.pon_code.starts_with(PON_CODE_PREFIX))
+                .map(|pon| (pon.pon_code, pon.id)),
+        );
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    found.sort();
+    Ok(Some(Fixture {
+        pon_ids: found.into_iter().map(|(_, id)| id).collect(),
+        organization_id,
+    }))
+}
+
 /// Creates the fixture; the i-th task of a PON is due i−1 days from today, so one task per PON
 /// is overdue and the rest fall due over the following months.
 pub async fn create(channel: Channel, bearer: Bearer, shape: Shape) -> anyhow::Result<Fixture> {
-    let run = uuid::Uuid::now_v7().simple().to_string();
     let organization_id =
         OrganizationServiceClient::with_interceptor(channel.clone(), bearer.clone())
             .create_organization(CreateOrganizationRequest {
                 organization: Some(Organization {
-                    name: format!("Bench stringing crew {run}"),
+                    name: CREW_NAME.into(),
                     r#type: OrganizationType::Technical.into(),
                     ..Default::default()
                 }),
@@ -62,7 +123,7 @@ pub async fn create(channel: Channel, bearer: Bearer, shape: Shape) -> anyhow::R
     let pon_ids: Vec<String> = stream::iter(0..shape.pons)
         .map(|index| {
             let mut client = pons.clone();
-            let code = format!("B{}-{index:05}", &run[run.len() - 8..]);
+            let code = format!("{PON_CODE_PREFIX}{index:05}");
             async move {
                 let pon = Pon {
                     pon_code: code,
