@@ -46,9 +46,7 @@ fn extraction_and_verdict(c: &mut Criterion) {
             verdict
         })
     });
-    group.bench_function("sha256", |b| {
-        b.iter(|| hex::encode(Sha256::digest(&bytes)))
-    });
+    group.bench_function("sha256", |b| b.iter(|| hex::encode(Sha256::digest(&bytes))));
     group.finish();
 }
 
