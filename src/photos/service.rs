@@ -41,7 +41,7 @@ use crate::{paging, tasks};
 const DEFAULT_ZONE: Tz = chrono_tz::Africa::Johannesburg;
 const PAGE_KIND: &str = "photo";
 /// Field of every rejection of the bytes themselves; see [`Rejection`].
-pub const PHOTO_FIELD: &str = "photo";
+const PHOTO_FIELD: &str = "photo";
 
 /// Why a photo's bytes are refused (surfaces map these to 413 and 415).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
