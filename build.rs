@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "proto/kasi/fiber/v1/tasks.proto",
     "proto/kasi/fiber/v1/spares.proto",
     "proto/kasi/fiber/v1/optical.proto",
+    "proto/kasi/fiber/v1/configs.proto",
     "proto/kasi/fiber/v1/devices.proto",
     "proto/kasi/fiber/v1/incidents.proto",
 ];

@@ -29,6 +29,7 @@ use crate::audit::grpc::AuditGrpc;
 use crate::auth::{self, guard::Guard};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::configs::{ConfigService, grpc::ConfigGrpc, oxidized};
 use crate::core_api::{self, CoreApi};
 use crate::devices::{DeviceService, grpc::DeviceGrpc};
 use crate::identity::IdentityService;
@@ -43,6 +44,7 @@ use crate::pons::{PonService, grpc::PonGrpc};
 use crate::proto::v1::assignment_service_server::AssignmentServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::auth_service_server::AuthServiceServer;
+use crate::proto::v1::config_service_server::ConfigServiceServer;
 use crate::proto::v1::contract_service_server::ContractServiceServer;
 use crate::proto::v1::device_service_server::DeviceServiceServer;
 use crate::proto::v1::incident_service_server::IncidentServiceServer;
@@ -183,6 +185,25 @@ impl App {
             Arc::new(PhotoEvidenceGate),
         ));
         let spares = Arc::new(SpareService::new(storage.db.clone(), clock.clone()));
+        let configs = Arc::new(ConfigService::new(
+            storage.db.clone(),
+            clock.clone(),
+            incidents.clone(),
+        ));
+        let oxidized = oxidized::router(oxidized::OxidizedState {
+            gate: webhook_gate.clone(),
+            configs: configs.clone(),
+            secret: config
+                .webhooks
+                .oxidized_hmac_secret
+                .clone()
+                .filter(|secret| !secret.is_empty()),
+            allow_unsigned: config.webhooks.webhook_allow_unsigned,
+            tenant_id: config
+                .webhooks
+                .nms_tenant_id
+                .unwrap_or(crate::context::DEFAULT_TENANT),
+        });
         let nms_webhooks = webhooks::router(WebhookState::new(
             &config.webhooks,
             webhook_gate,
@@ -238,6 +259,10 @@ impl App {
         ));
         services.add(configured!(
             OpticalServiceServer::new(OpticalGrpc::new(optical.clone())),
+            limit
+        ));
+        services.add(configured!(
+            ConfigServiceServer::new(ConfigGrpc::new(configs)),
             limit
         ));
         services.add(configured!(
@@ -301,6 +326,7 @@ impl App {
             .merge(probes)
             .merge(legacy)
             .merge(nms_webhooks)
+            .merge(oxidized)
             .merge(core)
             .merge(rest);
         let router = with_middleware(router, config);
