@@ -3,6 +3,7 @@
 //! bodies). No business logic lives here.
 
 mod auth;
+mod netops;
 mod users;
 
 use std::sync::Arc;
@@ -15,9 +16,11 @@ use serde_json::{Value, json};
 use crate::auth::Role;
 use crate::auth::guard::Guard;
 use crate::context::RequestContext;
+use crate::devices::DeviceService;
 use crate::error::AppError;
 use crate::identity::IdentityService;
 use crate::identity::model::user;
+use crate::incidents::IncidentService;
 
 /// What the legacy handlers share.
 #[derive(Clone)]
@@ -25,6 +28,8 @@ pub struct LegacyState {
     pub guard: Arc<Guard>,
     pub identity: Arc<IdentityService>,
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub devices: Arc<DeviceService>,
+    pub incidents: Arc<IncidentService>,
 }
 
 /// Every `/api` route.
@@ -32,6 +37,7 @@ pub fn router(state: LegacyState) -> axum::Router {
     axum::Router::new()
         .merge(auth::routes())
         .merge(users::routes())
+        .merge(netops::routes())
         .with_state(state)
 }
 

@@ -158,10 +158,14 @@ impl App {
             config.auth.allow_self_registration,
         ));
         let pons = Arc::new(PonService::new(storage.db.clone(), clock.clone()));
+        let devices = Arc::new(DeviceService::new(storage.db.clone(), clock.clone()));
+        let incidents = Arc::new(IncidentService::new(storage.db.clone(), clock.clone()));
         let legacy = legacy::router(LegacyState {
             guard: guard.clone(),
             identity: identity.clone(),
             trusted_proxies: config.auth.trusted_proxies.clone(),
+            devices: devices.clone(),
+            incidents: incidents.clone(),
         });
         let organizations = Arc::new(OrganizationsService::new(storage.db.clone(), clock.clone()));
         let organizations_grpc = OrganizationsGrpc::new(organizations.clone());
@@ -171,8 +175,6 @@ impl App {
             Arc::new(PhotoEvidenceGate),
         ));
 
-        let devices = Arc::new(DeviceService::new(storage.db.clone(), clock.clone()));
-        let incidents = Arc::new(IncidentService::new(storage.db.clone(), clock.clone()));
         let nms_webhooks = webhooks::router(WebhookState::new(
             &config.webhooks,
             webhook_gate,
@@ -256,6 +258,8 @@ impl App {
             guard: guard.clone(),
             organizations,
             tasks,
+            devices: devices.clone(),
+            incidents: incidents.clone(),
         });
         // Every gRPC route (and so grpc-web and transcoded REST) passes the guard.
         let grpc = routes.routes().prepare().into_axum_router().layer(

@@ -8,6 +8,7 @@ mod health;
 mod identity;
 mod incidents;
 mod legacy_auth;
+mod netops_paths;
 mod organizations;
 mod pons_grpc;
 mod pons_rest;
