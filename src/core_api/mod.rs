@@ -3,6 +3,7 @@
 //! services and checked against the same permission table as the gRPC methods.
 
 mod contracts;
+mod netops;
 mod optical;
 mod spares;
 mod tasks;
@@ -19,7 +20,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::auth::guard::Guard;
+use crate::devices::DeviceService;
 use crate::error::{AppError, http_status_for};
+use crate::incidents::IncidentService;
 use crate::optical::OpticalService;
 use crate::organizations::OrganizationsService;
 use crate::spares::SpareService;
@@ -33,6 +36,8 @@ pub struct CoreApi {
     pub tasks: Arc<TaskService>,
     pub spares: Arc<SpareService>,
     pub optical: Arc<OpticalService>,
+    pub devices: Arc<DeviceService>,
+    pub incidents: Arc<IncidentService>,
 }
 
 /// The core-API routes. Sets no fallback: it is merged in front of the REST transcoder.
@@ -52,6 +57,24 @@ pub fn router(state: CoreApi) -> axum::Router {
         .route("/spares/issue", post(spares::issue))
         .route("/spares/return", post(spares::return_stock))
         .route("/optical", post(optical::create))
+        .route(
+            "/devices",
+            get(netops::list_devices).post(netops::create_device),
+        )
+        .route("/devices/{device_id}", patch(netops::update_device))
+        .route(
+            "/incidents",
+            get(netops::list_incidents).post(netops::create_incident),
+        )
+        .route("/incidents/{incident_id}", patch(netops::update_incident))
+        .route(
+            "/incidents/{incident_id}/assign",
+            patch(netops::assign_incident).post(netops::assign_incident),
+        )
+        .route(
+            "/maint-windows",
+            post(netops::create_window).fallback(method_not_allowed),
+        )
         .with_state(state)
 }
 

@@ -3,6 +3,7 @@
 //! bodies). No business logic lives here.
 
 mod auth;
+mod netops;
 mod optics;
 mod users;
 
@@ -16,9 +17,11 @@ use serde_json::{Value, json};
 use crate::auth::Role;
 use crate::auth::guard::Guard;
 use crate::context::RequestContext;
+use crate::devices::DeviceService;
 use crate::error::AppError;
 use crate::identity::IdentityService;
 use crate::identity::model::user;
+use crate::incidents::IncidentService;
 use crate::optical::OpticalService;
 
 /// What the legacy handlers share.
@@ -28,6 +31,8 @@ pub struct LegacyState {
     pub identity: Arc<IdentityService>,
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub optical: Arc<OpticalService>,
+    pub devices: Arc<DeviceService>,
+    pub incidents: Arc<IncidentService>,
 }
 
 /// Every `/api` route.
@@ -36,6 +41,7 @@ pub fn router(state: LegacyState) -> axum::Router {
         .merge(auth::routes())
         .merge(users::routes())
         .merge(optics::routes())
+        .merge(netops::routes())
         .with_state(state)
 }
 

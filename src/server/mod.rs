@@ -176,6 +176,8 @@ impl App {
             identity: identity.clone(),
             trusted_proxies: config.auth.trusted_proxies.clone(),
             optical: optical.clone(),
+            devices: devices.clone(),
+            incidents: incidents.clone(),
         });
         let organizations = Arc::new(OrganizationsService::new(storage.db.clone(), clock.clone()));
         let organizations_grpc = OrganizationsGrpc::new(organizations.clone());
@@ -204,6 +206,7 @@ impl App {
                 .nms_tenant_id
                 .unwrap_or(crate::context::DEFAULT_TENANT),
         });
+
         let nms_webhooks = webhooks::router(WebhookState::new(
             &config.webhooks,
             webhook_gate,
@@ -301,6 +304,8 @@ impl App {
             tasks,
             spares,
             optical,
+            devices: devices.clone(),
+            incidents: incidents.clone(),
         });
         // Every gRPC route (and so grpc-web and transcoded REST) passes the guard.
         let grpc = routes.routes().prepare().into_axum_router().layer(

@@ -9,6 +9,7 @@ mod health;
 mod identity;
 mod incidents;
 mod legacy_auth;
+mod netops_paths;
 mod optical;
 mod organizations;
 mod pons_grpc;
