@@ -29,6 +29,9 @@ enum Scenario {
     GetPonRest,
     /// PonService.GetPon as grpc-web (binary frames) over HTTP/1.1.
     GetPonGrpcWeb,
+    /// Signed Zabbix alerts to POST /webhooks/zabbix over HTTP/1.1, spread over
+    /// `--alert-devices` event ids (the first of each opens an incident, the rest deduplicate).
+    WebhookZabbix,
 }
 
 #[derive(Parser)]
@@ -65,6 +68,17 @@ struct Args {
     email: String,
     #[arg(long, env = "LOADGEN_PASSWORD", hide_env_values = true)]
     password: String,
+    /// HMAC secret of the webhook scenario (the server's NMS_HMAC_SECRET or WEBHOOK_HMAC_ZABBIX).
+    #[arg(
+        long,
+        env = "LOADGEN_WEBHOOK_SECRET",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    webhook_secret: String,
+    /// Distinct alerts (event ids) the webhook scenario cycles through.
+    #[arg(long, default_value_t = 50)]
+    alert_devices: u64,
 }
 
 /// Adds the bearer token to every gRPC call.
@@ -111,6 +125,45 @@ enum Target {
     GrpcPon(PonServiceClient<Authed>, String),
     Rest(reqwest::Client, String),
     GrpcWeb(reqwest::Client, String, Vec<u8>),
+    Webhook(Arc<WebhookFeed>),
+}
+
+/// Signed alerts for the webhook scenario; `sent` numbers them across workers.
+struct WebhookFeed {
+    client: reqwest::Client,
+    url: String,
+    secret: Vec<u8>,
+    devices: u64,
+    run: String,
+    sent: AtomicU64,
+}
+
+impl WebhookFeed {
+    /// One alert of the storm, signed; `ok` when the server took it (opened or deduplicated).
+    async fn send(&self) -> bool {
+        use hmac::Mac;
+        let n = self.sent.fetch_add(1, Ordering::Relaxed) % self.devices.max(1);
+        let body = format!(
+            r#"{{"host":"BENCH-{n}","severity":"High","event_id":"{}-{n}","problem":true,"name":"PON LOS","message":"loadgen"}}"#,
+            self.run
+        );
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.secret)
+            .expect("HMAC takes keys of any length");
+        mac.update(body.as_bytes());
+        let signature = hex::encode(mac.finalize().into_bytes());
+        let sent = self
+            .client
+            .post(self.url.as_str())
+            .header("content-type", "application/json")
+            .header("x-signature", signature)
+            .body(body)
+            .send()
+            .await;
+        match sent {
+            Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+            Err(_) => false,
+        }
+    }
 }
 
 impl Target {
@@ -141,6 +194,7 @@ impl Target {
                     Err(_) => false,
                 }
             }
+            Target::Webhook(feed) => feed.send().await,
         }
     }
 }
@@ -185,6 +239,17 @@ async fn main() -> anyhow::Result<()> {
         frame.extend_from_slice(&payload);
         frame
     };
+    let webhook_feed = Arc::new(WebhookFeed {
+        client: reqwest::Client::builder()
+            .http1_only()
+            .pool_max_idle_per_host(args.concurrency)
+            .build()?,
+        url: format!("{base}/webhooks/zabbix"),
+        secret: args.webhook_secret.clone().into_bytes(),
+        devices: args.alert_devices,
+        run: uuid::Uuid::now_v7().simple().to_string(),
+        sent: AtomicU64::new(0),
+    });
     println!(
         "loadgen: {} in flight, {} gRPC connections, at most {} requests or {} s per scenario (after {} s warm-up)",
         args.concurrency, args.connections, args.requests, args.seconds, args.warmup_seconds
@@ -208,6 +273,7 @@ async fn main() -> anyhow::Result<()> {
                         format!("{base}/kasi.fiber.v1.PonService/GetPon"),
                         grpc_web_frame.clone(),
                     ),
+                    Scenario::WebhookZabbix => Target::Webhook(webhook_feed.clone()),
                 }
             })
             .collect();
