@@ -407,16 +407,7 @@ impl IncidentService {
         )
         .await?;
         routing::apply_sla(&mut row, &route);
-        if super::maintenance::covers(
-            &self.db,
-            row.tenant_id,
-            now,
-            row.device_id,
-            row.pon_id,
-            row.assigned_org_id,
-        )
-        .await?
-        {
+        if super::maintenance::covers(&self.db, now, &row).await? {
             return Ok(AlertOutcome::Suppressed);
         }
         for _ in 0..5 {
@@ -457,16 +448,7 @@ impl IncidentService {
         payload: Option<&str>,
         now: DateTime<Utc>,
     ) -> AppResult<AlertOutcome> {
-        if super::maintenance::covers(
-            &self.db,
-            existing.tenant_id,
-            now,
-            existing.device_id,
-            existing.pon_id,
-            existing.assigned_org_id,
-        )
-        .await?
-        {
+        if super::maintenance::covers(&self.db, now, &existing).await? {
             return Ok(AlertOutcome::Suppressed);
         }
         if let Some(payload) = payload {
