@@ -14,6 +14,7 @@ const PROTOS: &[&str] = &[
     "proto/kasi/fiber/v1/photos.proto",
     "proto/kasi/fiber/v1/spares.proto",
     "proto/kasi/fiber/v1/optical.proto",
+    "proto/kasi/fiber/v1/configs.proto",
     "proto/kasi/fiber/v1/devices.proto",
     "proto/kasi/fiber/v1/incidents.proto",
 ];

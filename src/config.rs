@@ -314,6 +314,10 @@ pub struct WebhookConfig {
     #[arg(long, env = "WEBHOOK_IP_WINDOW", default_value_t = 60)]
     pub webhook_ip_window: u64,
 
+    /// HMAC-SHA256 secret of `/configs/oxidized` (Oxidized config backups).
+    #[arg(long, env = "OXIDIZED_HMAC_SECRET", hide_env_values = true)]
+    pub oxidized_hmac_secret: Option<String>,
+
     /// The tenant (UUID) NMS alerts are filed in; the default tenant when unset.
     #[arg(long, env = "NMS_TENANT_ID")]
     pub nms_tenant_id: Option<uuid::Uuid>,

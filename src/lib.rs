@@ -7,6 +7,7 @@ pub mod certificates;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod configs;
 pub mod context;
 pub mod core_api;
 pub mod devices;

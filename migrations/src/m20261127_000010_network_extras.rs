@@ -1,6 +1,6 @@
 //! Spare-part stores, stock levels that can never go negative and their movement ledger;
-//! optical power readings with per-tenant thresholds; collected device configs and golden
-//! templates.
+//! optical power readings with per-tenant thresholds; collected device configs with their diff
+//! and policy violations, and golden templates with deny rules.
 
 use sea_orm_migration::prelude::*;
 
@@ -60,6 +60,34 @@ enum Devices {
 enum Incidents {
     Table,
     Id,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum DeviceConfigs {
+    Table,
+    Id,
+    TenantId,
+    DeviceId,
+    RunningConfig,
+    HashSha256,
+    PreviousId,
+    Diff,
+    Violations,
+    IncidentId,
+    CollectedAt,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum GoldenTemplates {
+    Table,
+    Id,
+    TenantId,
+    DeviceType,
+    Vendor,
+    TemplateText,
+    DenyPatterns,
+    CreatedAt,
+    UpdatedAt,
 }
 
 #[derive(DeriveIden, Clone, Copy)]
@@ -462,11 +490,141 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(DeviceConfigs::Table)
+                    .col(
+                        ColumnDef::new(DeviceConfigs::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(DeviceConfigs::TenantId).uuid().not_null())
+                    .col(ColumnDef::new(DeviceConfigs::DeviceId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(DeviceConfigs::RunningConfig)
+                            .text()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(DeviceConfigs::HashSha256)
+                            .string()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(DeviceConfigs::PreviousId).uuid().null())
+                    .col(
+                        ColumnDef::new(DeviceConfigs::Diff)
+                            .text()
+                            .not_null()
+                            .default(""),
+                    )
+                    // JSON array of the lines that broke a deny rule.
+                    .col(
+                        ColumnDef::new(DeviceConfigs::Violations)
+                            .text()
+                            .not_null()
+                            .default("[]"),
+                    )
+                    .col(ColumnDef::new(DeviceConfigs::IncidentId).uuid().null())
+                    .col(moment(DeviceConfigs::CollectedAt))
+                    .foreign_key(&mut tenant_key(
+                        DeviceConfigs::Table,
+                        DeviceConfigs::TenantId,
+                    ))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(DeviceConfigs::Table, DeviceConfigs::DeviceId)
+                            .to(Devices::Table, Devices::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .foreign_key(&mut forget_deleted(
+                        DeviceConfigs::Table,
+                        DeviceConfigs::IncidentId,
+                        Incidents::Table,
+                        Incidents::Id,
+                    ))
+                    .to_owned(),
+            )
+            .await?;
+        index(
+            manager,
+            "ix_device_configs_device_time",
+            DeviceConfigs::Table,
+            [
+                DeviceConfigs::TenantId.into_iden(),
+                DeviceConfigs::DeviceId.into_iden(),
+                DeviceConfigs::CollectedAt.into_iden(),
+            ],
+            false,
+        )
+        .await?;
+
+        manager
+            .create_table(
+                Table::create()
+                    .table(GoldenTemplates::Table)
+                    .col(
+                        ColumnDef::new(GoldenTemplates::Id)
+                            .uuid()
+                            .not_null()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(GoldenTemplates::TenantId).uuid().not_null())
+                    .col(
+                        ColumnDef::new(GoldenTemplates::DeviceType)
+                            .string()
+                            .not_null(),
+                    )
+                    // Empty: every vendor of the type.
+                    .col(
+                        ColumnDef::new(GoldenTemplates::Vendor)
+                            .string()
+                            .not_null()
+                            .default(""),
+                    )
+                    .col(
+                        ColumnDef::new(GoldenTemplates::TemplateText)
+                            .text()
+                            .not_null()
+                            .default(""),
+                    )
+                    // JSON array of regular expressions no config line may match.
+                    .col(
+                        ColumnDef::new(GoldenTemplates::DenyPatterns)
+                            .text()
+                            .not_null()
+                            .default("[]"),
+                    )
+                    .col(moment(GoldenTemplates::CreatedAt))
+                    .col(moment(GoldenTemplates::UpdatedAt))
+                    .foreign_key(&mut tenant_key(
+                        GoldenTemplates::Table,
+                        GoldenTemplates::TenantId,
+                    ))
+                    .to_owned(),
+            )
+            .await?;
+        index(
+            manager,
+            "ux_golden_templates_type_vendor",
+            GoldenTemplates::Table,
+            [
+                GoldenTemplates::TenantId.into_iden(),
+                GoldenTemplates::DeviceType.into_iden(),
+                GoldenTemplates::Vendor.into_iden(),
+            ],
+            true,
+        )
+        .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            GoldenTemplates::Table.into_iden(),
+            DeviceConfigs::Table.into_iden(),
             OpticalThresholds::Table.into_iden(),
             OpticalReadings::Table.into_iden(),
             StockMovements::Table.into_iden(),

@@ -306,6 +306,27 @@ const TABLE: &[(&str, Access)] = &[
         "kasi.fiber.v1.OpticalService/UpdateOpticalThresholds",
         Access::Roles(ADMIN_NOC),
     ),
+    // Config drift: golden templates (deny rules) by ADMIN/NOC; collected configs read by operations.
+    (
+        "kasi.fiber.v1.ConfigService/SetGoldenTemplate",
+        Access::Roles(ADMIN_NOC),
+    ),
+    (
+        "kasi.fiber.v1.ConfigService/ListGoldenTemplates",
+        Access::Roles(OPERATIONS),
+    ),
+    (
+        "kasi.fiber.v1.ConfigService/DeleteGoldenTemplate",
+        Access::Roles(ADMIN_NOC),
+    ),
+    (
+        "kasi.fiber.v1.ConfigService/ListDeviceConfigs",
+        Access::Roles(OPERATIONS),
+    ),
+    (
+        "kasi.fiber.v1.ConfigService/GetDeviceConfig",
+        Access::Roles(OPERATIONS),
+    ),
     // Network operations: every role reads devices and incidents (SMME users only their
     // organization's incidents); people who work incidents move and close them.
     (

@@ -4,6 +4,7 @@
 
 mod certificates;
 mod contracts;
+mod netops;
 mod optical;
 mod photos;
 mod spares;
@@ -22,7 +23,9 @@ use serde_json::{Value, json};
 
 use crate::auth::guard::Guard;
 use crate::certificates::CertificateService;
+use crate::devices::DeviceService;
 use crate::error::{AppError, http_status_for};
+use crate::incidents::IncidentService;
 use crate::optical::OpticalService;
 use crate::organizations::OrganizationsService;
 use crate::photos::PhotoService;
@@ -39,6 +42,8 @@ pub struct CoreApi {
     pub certificates: Arc<CertificateService>,
     pub spares: Arc<SpareService>,
     pub optical: Arc<OpticalService>,
+    pub devices: Arc<DeviceService>,
+    pub incidents: Arc<IncidentService>,
 }
 
 /// The core-API routes. Sets no fallback: it is merged in front of the REST transcoder.
@@ -71,6 +76,24 @@ pub fn router(state: CoreApi) -> axum::Router {
         .route("/spares/issue", post(spares::issue))
         .route("/spares/return", post(spares::return_stock))
         .route("/optical", post(optical::create))
+        .route(
+            "/devices",
+            get(netops::list_devices).post(netops::create_device),
+        )
+        .route("/devices/{device_id}", patch(netops::update_device))
+        .route(
+            "/incidents",
+            get(netops::list_incidents).post(netops::create_incident),
+        )
+        .route("/incidents/{incident_id}", patch(netops::update_incident))
+        .route(
+            "/incidents/{incident_id}/assign",
+            patch(netops::assign_incident).post(netops::assign_incident),
+        )
+        .route(
+            "/maint-windows",
+            post(netops::create_window).fallback(method_not_allowed),
+        )
         .with_state(state)
 }
 

@@ -2,6 +2,7 @@
 //! the old core and Express devices, with CRUD, filters and escaped-text search.
 
 pub mod grpc;
+pub mod json;
 pub mod model;
 pub mod service;
 

@@ -71,16 +71,20 @@ fn parse_scope(text: &str) -> Option<&'static str> {
         .find(|scope| scope.eq_ignore_ascii_case(text.trim()))
 }
 
-/// True when an active window of the tenant covers the tenant, the device, the PON or the organization.
+/// True when a window of the incident's tenant active at `now` covers the tenant, its device,
+/// its PON or its organization.
 pub async fn covers(
     db: &impl ConnectionTrait,
-    tenant_id: Uuid,
     now: DateTime<Utc>,
-    device_id: Option<Uuid>,
-    pon_id: Option<Uuid>,
-    organization_id: Option<Uuid>,
+    incident: &super::model::Model,
 ) -> AppResult<bool> {
     use window::Column;
+    let tenant_id = incident.tenant_id;
+    let (device_id, pon_id, organization_id) = (
+        incident.device_id,
+        incident.pon_id,
+        incident.assigned_org_id,
+    );
     let mut scope = Condition::any().add(Column::Scope.eq("Global"));
     for (name, target) in [
         ("Device", device_id),

@@ -2,6 +2,7 @@
 //! contracts, alert ingestion (dedup, suppression, recovery), maintenance windows, ops report.
 
 pub mod grpc;
+pub mod json;
 pub mod maintenance;
 pub mod model;
 pub mod report;

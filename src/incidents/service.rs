@@ -387,6 +387,15 @@ impl IncidentService {
         row.pon_id = alert.pon_id;
         row.nms_source = alert.source.clone();
         row.nms_event_id = alert.source_event_id.clone().unwrap_or_default();
+        let key = dedup_key(&alert, &row);
+        let payload = alert.payload.as_deref();
+        // Fast path for repeats: the incident they fold into already carries its placement
+        // and route, so only the suppression check remains.
+        if let Some(existing) = self.by_key(row.tenant_id, &key).await?
+            && absorbs(&alert, &existing, now)
+        {
+            return self.fold_in(existing, payload, now).await;
+        }
         self.place(&mut row, false).await?;
         let route = routing::route(
             &self.db,
@@ -398,29 +407,13 @@ impl IncidentService {
         )
         .await?;
         routing::apply_sla(&mut row, &route);
-        if super::maintenance::covers(
-            &self.db,
-            row.tenant_id,
-            now,
-            row.device_id,
-            row.pon_id,
-            row.assigned_org_id,
-        )
-        .await?
-        {
+        if super::maintenance::covers(&self.db, now, &row).await? {
             return Ok(AlertOutcome::Suppressed);
         }
-        let key = dedup_key(&alert, &row);
-        let payload = alert.payload.as_deref();
         for _ in 0..5 {
             if let Some(existing) = self.by_key(row.tenant_id, &key).await? {
-                let fresh =
-                    existing.opened_at >= now - chrono::Duration::minutes(DEDUP_WINDOW_MINUTES);
-                if alert.source_event_id.is_some() || fresh {
-                    if let Some(payload) = payload {
-                        add_signal(&self.db, &existing, "update", payload, now).await?;
-                    }
-                    return Ok(AlertOutcome::Deduplicated(existing));
+                if absorbs(&alert, &existing, now) {
+                    return self.fold_in(existing, payload, now).await;
                 }
                 // The repeat window is over: the old incident stops absorbing repeats.
                 release_key(&self.db, existing.id, &key).await?;
@@ -446,6 +439,22 @@ impl IncidentService {
         Err(AppError::Unavailable(
             "too many concurrent alerts for one incident; retry".into(),
         ))
+    }
+
+    /// A repeat folds into `existing` (kept as a signal), unless a maintenance window covers it.
+    async fn fold_in(
+        &self,
+        existing: Model,
+        payload: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> AppResult<AlertOutcome> {
+        if super::maintenance::covers(&self.db, now, &existing).await? {
+            return Ok(AlertOutcome::Suppressed);
+        }
+        if let Some(payload) = payload {
+            add_signal(&self.db, &existing, "update", payload, now).await?;
+        }
+        Ok(AlertOutcome::Deduplicated(existing))
     }
 
     /// Resolves the active incident the alert opened (its clear or recovery), if there is one.
@@ -679,6 +688,13 @@ fn dedup_key(alert: &SystemAlert, row: &Model) -> String {
             format!("{}|{subject}|{}", alert.source, alert.category.as_str())
         }
     }
+}
+
+/// Whether a repeat of `alert` folds into `existing`: always with an event id, else within the
+/// 30 minutes after it opened.
+fn absorbs(alert: &SystemAlert, existing: &Model, now: DateTime<Utc>) -> bool {
+    alert.source_event_id.is_some()
+        || existing.opened_at >= now - chrono::Duration::minutes(DEDUP_WINDOW_MINUTES)
 }
 
 /// Moves the row to `next` (legal moves only) and sets the times and breach flags it implies.

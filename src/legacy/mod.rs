@@ -5,6 +5,7 @@
 mod auth;
 mod body;
 mod cac;
+mod netops;
 mod optics;
 mod photos;
 mod pons;
@@ -23,9 +24,11 @@ use crate::auth::Role;
 use crate::auth::guard::Guard;
 use crate::certificates::CertificateService;
 use crate::context::RequestContext;
+use crate::devices::DeviceService;
 use crate::error::AppError;
 use crate::identity::IdentityService;
 use crate::identity::model::user;
+use crate::incidents::IncidentService;
 use crate::optical::OpticalService;
 use crate::photos::PhotoService;
 
@@ -41,6 +44,8 @@ pub struct LegacyState {
     pub photos: Arc<PhotoService>,
     pub certificates: Arc<CertificateService>,
     pub optical: Arc<OpticalService>,
+    pub devices: Arc<DeviceService>,
+    pub incidents: Arc<IncidentService>,
 }
 
 /// Every `/api` route.
@@ -54,6 +59,7 @@ pub fn router(state: LegacyState) -> axum::Router {
         .merge(photos::routes())
         .merge(cac::routes())
         .merge(optics::routes())
+        .merge(netops::routes())
         .with_state(state)
 }
 

@@ -30,6 +30,7 @@ use crate::auth::{self, guard::Guard};
 use crate::certificates::{CertificateService, grpc::CertificateGrpc};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::configs::{ConfigService, grpc::ConfigGrpc, oxidized};
 use crate::core_api::{self, CoreApi};
 use crate::devices::{DeviceService, grpc::DeviceGrpc};
 use crate::identity::IdentityService;
@@ -46,6 +47,7 @@ use crate::proto::v1::assignment_service_server::AssignmentServiceServer;
 use crate::proto::v1::audit_service_server::AuditServiceServer;
 use crate::proto::v1::auth_service_server::AuthServiceServer;
 use crate::proto::v1::certificate_service_server::CertificateServiceServer;
+use crate::proto::v1::config_service_server::ConfigServiceServer;
 use crate::proto::v1::contract_service_server::ContractServiceServer;
 use crate::proto::v1::device_service_server::DeviceServiceServer;
 use crate::proto::v1::incident_service_server::IncidentServiceServer;
@@ -215,8 +217,30 @@ impl App {
             photos: photos.clone(),
             certificates: certificates.clone(),
             optical: optical.clone(),
+            devices: devices.clone(),
+            incidents: incidents.clone(),
         });
         let spares = Arc::new(SpareService::new(storage.db.clone(), clock.clone()));
+        let configs = Arc::new(ConfigService::new(
+            storage.db.clone(),
+            clock.clone(),
+            incidents.clone(),
+        ));
+        let oxidized = oxidized::router(oxidized::OxidizedState {
+            gate: webhook_gate.clone(),
+            configs: configs.clone(),
+            secret: config
+                .webhooks
+                .oxidized_hmac_secret
+                .clone()
+                .filter(|secret| !secret.is_empty()),
+            allow_unsigned: config.webhooks.webhook_allow_unsigned,
+            tenant_id: config
+                .webhooks
+                .nms_tenant_id
+                .unwrap_or(crate::context::DEFAULT_TENANT),
+        });
+
         let nms_webhooks = webhooks::router(WebhookState::new(
             &config.webhooks,
             webhook_gate,
@@ -291,6 +315,10 @@ impl App {
             limit
         ));
         services.add(configured!(
+            ConfigServiceServer::new(ConfigGrpc::new(configs)),
+            limit
+        ));
+        services.add(configured!(
             DeviceServiceServer::new(DeviceGrpc::new(devices.clone())),
             limit
         ));
@@ -328,6 +356,8 @@ impl App {
             certificates: certificates.clone(),
             spares,
             optical,
+            devices: devices.clone(),
+            incidents: incidents.clone(),
         });
         // Every gRPC route (and so grpc-web and transcoded REST) passes the guard.
         let grpc = routes.routes().prepare().into_axum_router().layer(
@@ -359,6 +389,7 @@ impl App {
             .merge(objects)
             .merge(legacy)
             .merge(nms_webhooks)
+            .merge(oxidized)
             .merge(core)
             .merge(rest);
         let router = with_middleware(router, config);

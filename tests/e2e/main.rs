@@ -3,6 +3,7 @@
 
 mod buildout;
 mod certificates;
+mod configs;
 mod devices;
 mod grpc_web;
 mod harness;
@@ -11,6 +12,7 @@ mod identity;
 mod incidents;
 mod legacy_auth;
 mod legacy_buildout;
+mod netops_paths;
 mod optical;
 mod organizations;
 mod photos;

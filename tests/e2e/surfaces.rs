@@ -47,6 +47,7 @@ async fn reflection_lists_every_service() {
             "kasi.fiber.v1.AuditService",
             "kasi.fiber.v1.AuthService",
             "kasi.fiber.v1.CertificateService",
+            "kasi.fiber.v1.ConfigService",
             "kasi.fiber.v1.ContractService",
             "kasi.fiber.v1.DeviceService",
             "kasi.fiber.v1.IncidentService",

@@ -39,6 +39,9 @@ enum Scenario {
     WorkQueueGrpc,
     /// TaskService.ListTasks of one fixture PON (all its tasks in one page), PONs in turn.
     ListTasksGrpc,
+    /// Signed Zabbix alerts to POST /webhooks/zabbix over HTTP/1.1, spread over
+    /// `--alert-devices` event ids (the first of each opens an incident, the rest deduplicate).
+    WebhookZabbix,
 }
 
 impl Scenario {
@@ -90,6 +93,17 @@ struct Args {
     /// Fixture PONs whose stringing the crew organization is assigned to.
     #[arg(long, default_value_t = 10)]
     fixture_queue_pons: usize,
+    /// HMAC secret of the webhook scenario (the server's NMS_HMAC_SECRET or WEBHOOK_HMAC_ZABBIX).
+    #[arg(
+        long,
+        env = "LOADGEN_WEBHOOK_SECRET",
+        hide_env_values = true,
+        default_value = ""
+    )]
+    webhook_secret: String,
+    /// Distinct alerts (event ids) the webhook scenario cycles through.
+    #[arg(long, default_value_t = 50)]
+    alert_devices: u64,
 }
 
 /// Adds the bearer token to every gRPC call.
@@ -139,6 +153,45 @@ enum Target {
     WorkQueue(TaskServiceClient<Authed>, String),
     /// The PONs to list, and which one is next.
     PonTasks(TaskServiceClient<Authed>, Arc<Vec<String>>, usize),
+    Webhook(Arc<WebhookFeed>),
+}
+
+/// Signed alerts for the webhook scenario; `sent` numbers them across workers.
+struct WebhookFeed {
+    client: reqwest::Client,
+    url: String,
+    secret: Vec<u8>,
+    devices: u64,
+    run: String,
+    sent: AtomicU64,
+}
+
+impl WebhookFeed {
+    /// One alert of the storm, signed; `ok` when the server took it (opened or deduplicated).
+    async fn send(&self) -> bool {
+        use hmac::Mac;
+        let n = self.sent.fetch_add(1, Ordering::Relaxed) % self.devices.max(1);
+        let body = format!(
+            r#"{{"host":"BENCH-{n}","severity":"High","event_id":"{}-{n}","problem":true,"name":"PON LOS","message":"loadgen"}}"#,
+            self.run
+        );
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.secret)
+            .expect("HMAC takes keys of any length");
+        mac.update(body.as_bytes());
+        let signature = hex::encode(mac.finalize().into_bytes());
+        let sent = self
+            .client
+            .post(self.url.as_str())
+            .header("content-type", "application/json")
+            .header("x-signature", signature)
+            .body(body)
+            .send()
+            .await;
+        match sent {
+            Ok(response) => response.status().is_success() && response.bytes().await.is_ok(),
+            Err(_) => false,
+        }
+    }
 }
 
 impl Target {
@@ -186,6 +239,7 @@ impl Target {
                     .await
                     .is_ok()
             }
+            Target::Webhook(feed) => feed.send().await,
         }
     }
 }
@@ -271,6 +325,17 @@ async fn main() -> anyhow::Result<()> {
     } else {
         None
     };
+    let webhook_feed = Arc::new(WebhookFeed {
+        client: reqwest::Client::builder()
+            .http1_only()
+            .pool_max_idle_per_host(args.concurrency)
+            .build()?,
+        url: format!("{base}/webhooks/zabbix"),
+        secret: args.webhook_secret.clone().into_bytes(),
+        devices: args.alert_devices,
+        run: uuid::Uuid::now_v7().simple().to_string(),
+        sent: AtomicU64::new(0),
+    });
     println!(
         "loadgen: {} in flight, {} gRPC connections, at most {} requests or {} s per scenario (after {} s warm-up)",
         args.concurrency, args.connections, args.requests, args.seconds, args.warmup_seconds
@@ -306,6 +371,7 @@ async fn main() -> anyhow::Result<()> {
                         pon_list.clone().expect("fixture"),
                         worker,
                     ),
+                    Scenario::WebhookZabbix => Target::Webhook(webhook_feed.clone()),
                 }
             })
             .collect();
