@@ -134,6 +134,10 @@ pub struct PhotoService {
     allowed: Vec<String>,
     window: TimeWindow,
     url_ttl: Duration,
+    /// Held by each re-judging run from reading the fence to its last write, so runs of quick
+    /// successive fence changes never interleave: the last to run reads the latest fence and
+    /// writes last.
+    rejudging: tokio::sync::Mutex<()>,
 }
 
 /// Key of a photo's object: tenant, task and photo id, so a key names whose it is.
@@ -228,6 +232,7 @@ impl PhotoService {
                 max_future: chrono::Duration::minutes(config.photo_max_future_minutes.into()),
             },
             url_ttl: Duration::from_secs(config.photo_url_ttl_secs.clamp(1, 7 * 24 * 3600)),
+            rejudging: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -895,6 +900,7 @@ impl PhotoService {
 
     /// Judges every photo of a PON again; the number whose verdict changed.
     pub async fn rejudge_pon(&self, tenant_id: Uuid, pon_id: Uuid) -> AppResult<usize> {
+        let _one_at_a_time = self.rejudging.lock().await;
         let fence = self.fence(tenant_id, pon_id).await?;
         let now = self.clock.now();
         let rows = photo::Entity::find()
