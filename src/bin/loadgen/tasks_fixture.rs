@@ -97,6 +97,10 @@ pub async fn existing(channel: Channel, bearer: Bearer) -> anyhow::Result<Option
         token = page.next_page_token;
     }
     found.sort();
+    anyhow::ensure!(
+        !found.is_empty(),
+        "the crew organization {CREW_NAME:?} exists but no {PON_CODE_PREFIX}* PONs do; use a fresh database"
+    );
     Ok(Some(Fixture {
         pon_ids: found.into_iter().map(|(_, id)| id).collect(),
         organization_id,
