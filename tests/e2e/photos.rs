@@ -900,39 +900,7 @@ async fn failures_leave_no_orphans() {
     let jpeg = good_jpeg();
 
     // The object store goes away while the bytes stream in.
-    let (sender, receiver) = tokio::sync::mpsc::channel::<UploadPhotoRequest>(4);
-    let mut client =
-        PhotoServiceClient::with_interceptor(server.channel().await, Bearer::new(&admin));
-    let call = tokio::spawn(async move {
-        client
-            .upload_photo(tokio_stream::wrappers::ReceiverStream::new(receiver))
-            .await
-    });
-    sender
-        .send(UploadPhotoRequest {
-            part: Some(Part::Metadata(UploadMetadata {
-                task_id: task.clone(),
-                ..Default::default()
-            })),
-        })
-        .await
-        .unwrap();
-    sender
-        .send(UploadPhotoRequest {
-            part: Some(Part::Chunk(jpeg[..1000].to_vec())),
-        })
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    s3.cut();
-    sender
-        .send(UploadPhotoRequest {
-            part: Some(Part::Chunk(jpeg[1000..].to_vec())),
-        })
-        .await
-        .unwrap();
-    drop(sender);
-    let status = call.await.unwrap().unwrap_err();
+    let status = upload_with_cut(&server, &admin, &task, &jpeg, || s3.cut()).await;
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     s3.restore();
     assert_eq!(
@@ -942,9 +910,29 @@ async fn failures_leave_no_orphans() {
     );
 
     // The database goes away after the object is stored.
+    let status = upload_with_cut(&server, &admin, &task, &jpeg, || postgres.cut()).await;
+    assert!(
+        matches!(status.code(), Code::Unavailable | Code::Internal),
+        "{status:?}"
+    );
+    postgres.restore();
+    assert_eq!(rows_of_task(&server, &direct_db, &task).await, 0);
+    let left = object_keys(&server, "photos").await;
+    assert!(left.is_empty(), "no object without its row: {left:?}");
+    server.stop().await;
+}
+
+/// Streams `jpeg` as a gRPC upload of `task`, calling `cut` after the first chunk; the refusal.
+async fn upload_with_cut(
+    server: &TestServer,
+    admin: &str,
+    task: &str,
+    jpeg: &[u8],
+    cut: impl FnOnce(),
+) -> tonic::Status {
     let (sender, receiver) = tokio::sync::mpsc::channel::<UploadPhotoRequest>(4);
     let mut client =
-        PhotoServiceClient::with_interceptor(server.channel().await, Bearer::new(&admin));
+        PhotoServiceClient::with_interceptor(server.channel().await, Bearer::new(admin));
     let call = tokio::spawn(async move {
         client
             .upload_photo(tokio_stream::wrappers::ReceiverStream::new(receiver))
@@ -953,7 +941,7 @@ async fn failures_leave_no_orphans() {
     sender
         .send(UploadPhotoRequest {
             part: Some(Part::Metadata(UploadMetadata {
-                task_id: task.clone(),
+                task_id: task.to_string(),
                 ..Default::default()
             })),
         })
@@ -966,7 +954,7 @@ async fn failures_leave_no_orphans() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    postgres.cut();
+    cut();
     sender
         .send(UploadPhotoRequest {
             part: Some(Part::Chunk(jpeg[1000..].to_vec())),
@@ -974,14 +962,5 @@ async fn failures_leave_no_orphans() {
         .await
         .unwrap();
     drop(sender);
-    let status = call.await.unwrap().unwrap_err();
-    assert!(
-        matches!(status.code(), Code::Unavailable | Code::Internal),
-        "{status:?}"
-    );
-    postgres.restore();
-    assert_eq!(rows_of_task(&server, &direct_db, &task).await, 0);
-    let left = object_keys(&server, "photos").await;
-    assert!(left.is_empty(), "no object without its row: {left:?}");
-    server.stop().await;
+    call.await.unwrap().unwrap_err()
 }
