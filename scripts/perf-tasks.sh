@@ -2,7 +2,8 @@
 # Benchmark (not a test) of the build-out at scale on PostgreSQL: a fresh database, the
 # release server, a fixture of 1 000 PONs x 100 tasks created through the gRPC API, then the
 # work queue of a crew organization and the task list of a PON at 32 requests in flight — once
-# right after loading, once more after VACUUM ANALYZE (the steady state autovacuum reaches) —
+# right after loading, then after VACUUM ANALYZE (the steady state autovacuum reaches) for the
+# first page and for the whole answer in one page —
 # then the SLA scan over all tasks run twice (the first counts the overdue tasks, the second is
 # the steady state). Needs a PostgreSQL reachable at PERF_PG (default postgres@127.0.0.1:5432).
 # Usage: scripts/perf-tasks.sh [loadgen flags, e.g. --seconds 20 --fixture-pons 200]
@@ -38,8 +39,10 @@ measure() {
 echo "== right after loading the fixture"
 measure "$@"
 psql "$DATABASE_URL" -qc "VACUUM ANALYZE"
-echo "== after VACUUM ANALYZE"
+echo "== after VACUUM ANALYZE, first pages (the default page size, 50)"
 measure "$@"
+echo "== after VACUUM ANALYZE, whole answers (--page-size 500: the queue's 200 tasks, a PON's 100)"
+measure --page-size 500 "$@"
 kill "$server" && wait "$server" 2>/dev/null || true
 server=
 psql "$DATABASE_URL" -qAtc "SELECT 'tasks in the database: ' || count(*) FROM tasks"

@@ -23,7 +23,7 @@ use crate::devices;
 use crate::error::{AppError, AppResult, FieldViolation};
 use crate::incidents::model::{Category, Severity};
 use crate::incidents::{AlertOutcome, IncidentService, SystemAlert};
-use crate::paging;
+use crate::paging::{self, Page};
 
 pub const MAX_PATTERNS: usize = 50;
 pub const MAX_PATTERN_CHARS: usize = 500;
@@ -31,8 +31,6 @@ pub const MAX_PATTERN_CHARS: usize = 500;
 const PATTERN_SIZE_LIMIT: usize = 256 * 1024;
 /// Violating lines kept in an incident's description (as the old service did).
 const DESCRIBED_LINES: usize = 50;
-
-pub type Page<T> = (Vec<T>, Option<String>);
 
 #[derive(Clone, Debug, Default)]
 pub struct TemplateDraft {
@@ -345,6 +343,7 @@ impl ConfigService {
             .raise(SystemAlert {
                 tenant_id: ctx.tenant_id,
                 device_id: Some(device.id),
+                device_identity: None,
                 pon_id: device.pon_id,
                 category: Category::ConfigDrift,
                 severity: Severity::P3,

@@ -110,19 +110,18 @@ pub async fn list(
         .await
         .map_err(Failure::service)?;
     let pon_id = pon_id(query.pon_id.as_deref())?;
-    let mut items = Vec::new();
-    let mut token = String::new();
-    loop {
-        let (rows, next) = api
-            .certificates
-            .list(&ctx, pon_id, crate::paging::MAX_PAGE_SIZE as i32, &token)
-            .await
-            .map_err(not_found_or)?;
-        items.extend(rows.iter().map(certificate_json));
-        match next {
-            Some(next) => token = next,
-            None => break,
+    let certificates = crate::paging::collect_pages(|token| {
+        let ctx = &ctx;
+        let api = &api;
+        async move {
+            api.certificates
+                .list(ctx, pon_id, crate::paging::MAX_PAGE_SIZE as i32, &token)
+                .await
         }
-    }
-    Ok(Json(Value::Array(items)))
+    })
+    .await
+    .map_err(not_found_or)?;
+    Ok(Json(Value::Array(
+        certificates.iter().map(certificate_json).collect(),
+    )))
 }

@@ -128,7 +128,7 @@ pub async fn work_queue(
         uuid::Uuid::parse_str(org_id.trim()).map_err(|_| bad_request("Invalid X-Org-Id"))?;
     let tasks = api
         .tasks
-        .work_queue(&ctx, organization_id)
+        .whole_work_queue(&ctx, organization_id)
         .await
         .map_err(Failure::service)?;
     Ok(Json(Value::Array(

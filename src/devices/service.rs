@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    TransactionTrait,
+    QueryOrder, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -206,25 +206,48 @@ pub async fn find_by_identity(
     mgmt_ip: Option<&str>,
     serial: Option<&str>,
 ) -> AppResult<Option<Model>> {
-    let lookups = [
+    let lookups: Vec<(Column, &str)> = [
         (Column::Name, name),
         (Column::MgmtIp, mgmt_ip),
         (Column::Serial, serial),
-    ];
-    for (column, value) in lookups {
-        let Some(value) = value.map(str::trim).filter(|value| !value.is_empty()) else {
-            continue;
-        };
-        let found = Entity::find()
-            .filter(Column::TenantId.eq(tenant_id))
-            .filter(column.eq(value))
-            .one(db)
-            .await?;
-        if found.is_some() {
-            return Ok(found);
-        }
+    ]
+    .into_iter()
+    .filter_map(|(column, value)| {
+        let value = value.map(str::trim).filter(|value| !value.is_empty())?;
+        Some((column, value))
+    })
+    .collect();
+    if lookups.is_empty() {
+        return Ok(None);
     }
-    Ok(None)
+    // One query for every identity given (an alert is on the hot path), then the first
+    // identity in order of preference that matched.
+    let any = lookups
+        .iter()
+        .fold(Condition::any(), |any, (column, value)| {
+            any.add(column.eq(*value))
+        });
+    let candidates = Entity::find()
+        .filter(Column::TenantId.eq(tenant_id))
+        .filter(any)
+        .order_by_asc(Column::Id)
+        .all(db)
+        .await?;
+    Ok(lookups.iter().find_map(|(column, value)| {
+        candidates
+            .iter()
+            .find(|device| identity_of(device, *column) == Some(*value))
+            .cloned()
+    }))
+}
+
+fn identity_of(device: &Model, column: Column) -> Option<&str> {
+    match column {
+        Column::Name => Some(device.name.as_str()),
+        Column::MgmtIp => Some(device.mgmt_ip.as_str()),
+        Column::Serial => Some(device.serial.as_str()),
+        _ => None,
+    }
 }
 
 /// `text` as a LIKE pattern that matches it literally anywhere (escape character `\`).

@@ -1,9 +1,13 @@
 //! Maintenance windows: planned work during which NMS alerts for the covered scope (the whole
 //! tenant, a device, a PON or an organization) are suppressed. Bounds are inclusive.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use chrono::{DateTime, Utc};
 use sea_orm::entity::prelude::*;
-use sea_orm::{Condition, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{QueryOrder, QuerySelect, TransactionTrait};
 
 use super::service::IncidentService;
 use crate::audit;
@@ -71,42 +75,90 @@ fn parse_scope(text: &str) -> Option<&'static str> {
         .find(|scope| scope.eq_ignore_ascii_case(text.trim()))
 }
 
-/// True when a window of the incident's tenant active at `now` covers the tenant, its device,
-/// its PON or its organization.
-pub async fn covers(
-    db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    incident: &super::model::Model,
-) -> AppResult<bool> {
-    use window::Column;
-    let tenant_id = incident.tenant_id;
-    let (device_id, pon_id, organization_id) = (
-        incident.device_id,
-        incident.pon_id,
-        incident.assigned_org_id,
-    );
-    let mut scope = Condition::any().add(Column::Scope.eq("Global"));
-    for (name, target) in [
-        ("Device", device_id),
-        ("PON", pon_id),
-        ("Org", organization_id),
-    ] {
-        if let Some(target) = target {
-            scope = scope.add(
-                Condition::all()
-                    .add(Column::Scope.eq(name))
-                    .add(Column::TargetId.eq(target)),
-            );
-        }
+/// How long the windows of a tenant are read from memory before the table is read again.
+const WINDOW_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// The windows of each tenant that had not ended when read, kept for [`WINDOW_CACHE_TTL`] so the
+/// alert path (one check per alert) reads no table. A window created or deleted through this
+/// process clears its tenant's entry at once; one changed on another replica is seen within
+/// the TTL. Starts and ends are judged at the alert's time, so they are exact either way.
+#[derive(Default)]
+pub struct WindowCache {
+    tenants: Mutex<HashMap<Uuid, CachedWindows>>,
+}
+
+struct CachedWindows {
+    read_at: Instant,
+    /// The clock's time of the read: windows that ended before it are not in `windows`.
+    as_of: DateTime<Utc>,
+    windows: Arc<Vec<window::Model>>,
+}
+
+impl WindowCache {
+    /// True when a window of the incident's tenant active at `now` covers the tenant, its
+    /// device, its PON or its organization.
+    pub async fn covers(
+        &self,
+        db: &impl ConnectionTrait,
+        now: DateTime<Utc>,
+        incident: &super::model::Model,
+    ) -> AppResult<bool> {
+        let windows = self.unended(db, incident.tenant_id, now).await?;
+        Ok(windows.iter().any(|window| {
+            window.start_at <= now
+                && window.end_at >= now
+                && match window.scope.as_str() {
+                    "Global" => true,
+                    "Device" => {
+                        window.target_id.is_some() && window.target_id == incident.device_id
+                    }
+                    "PON" => window.target_id.is_some() && window.target_id == incident.pon_id,
+                    "Org" => {
+                        window.target_id.is_some() && window.target_id == incident.assigned_org_id
+                    }
+                    _ => false,
+                }
+        }))
     }
-    Ok(window::Entity::find()
-        .filter(Column::TenantId.eq(tenant_id))
-        .filter(Column::StartAt.lte(now))
-        .filter(Column::EndAt.gte(now))
-        .filter(scope)
-        .one(db)
-        .await?
-        .is_some())
+
+    /// Forgets the tenant's windows (after a change to them).
+    pub fn forget(&self, tenant_id: Uuid) {
+        self.entries().remove(&tenant_id);
+    }
+
+    async fn unended(
+        &self,
+        db: &impl ConnectionTrait,
+        tenant_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> AppResult<Arc<Vec<window::Model>>> {
+        if let Some(cached) = self.entries().get(&tenant_id)
+            && cached.read_at.elapsed() < WINDOW_CACHE_TTL
+            && cached.as_of <= now
+        {
+            return Ok(cached.windows.clone());
+        }
+        let windows = Arc::new(
+            window::Entity::find()
+                .filter(window::Column::TenantId.eq(tenant_id))
+                .filter(window::Column::EndAt.gte(now))
+                .all(db)
+                .await?,
+        );
+        self.entries().insert(
+            tenant_id,
+            CachedWindows {
+                read_at: Instant::now(),
+                as_of: now,
+                windows: windows.clone(),
+            },
+        );
+        Ok(windows)
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, CachedWindows>> {
+        self.tenants.lock().expect("window cache lock poisoned")
+    }
 }
 
 impl IncidentService {
@@ -183,6 +235,7 @@ impl IncidentService {
         let row = store::insert::<window::Entity>(&tx, row).await?;
         record(&tx, ctx, "create", None, Some(&row), now).await?;
         tx.commit().await?;
+        self.windows.forget(ctx.tenant_id);
         Ok(row)
     }
 
@@ -230,6 +283,7 @@ impl IncidentService {
         }
         record(&tx, ctx, "delete", Some(&before), None, self.clock.now()).await?;
         tx.commit().await?;
+        self.windows.forget(ctx.tenant_id);
         Ok(())
     }
 

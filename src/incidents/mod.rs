@@ -8,5 +8,6 @@ pub mod model;
 pub mod report;
 pub mod routing;
 pub mod service;
+pub mod signals;
 
-pub use service::{AlertOutcome, IncidentService, SystemAlert};
+pub use service::{AlertOutcome, DeviceIdentity, IncidentService, SystemAlert};

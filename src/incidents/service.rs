@@ -2,6 +2,7 @@
 //! partial updates; the status machine with its times and breach flags; assignment; closure
 //! evidence; SMME callers see only their organization's incidents; an audit entry per change.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -11,10 +12,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::maintenance::WindowCache;
 use super::model::{
     self, Category, ClosurePhoto, Column, Entity, FIX_CODES, Model, Severity, Status, signal,
 };
 use super::routing::{self, Route};
+use super::signals::{self, SignalBatcher, signal_row};
 use crate::audit;
 use crate::auth::Role;
 use crate::clock::Clock;
@@ -89,6 +92,9 @@ pub struct IncidentFilter {
 pub struct SystemAlert {
     pub tenant_id: Uuid,
     pub device_id: Option<Uuid>,
+    /// How the source names the device, when `device_id` is not known: looked up only when
+    /// the alert needs it (not for a repeat of an event id the source numbers).
+    pub device_identity: Option<DeviceIdentity>,
     pub pon_id: Option<Uuid>,
     pub category: Category,
     pub severity: Severity,
@@ -102,6 +108,14 @@ pub struct SystemAlert {
     pub source_event_id: Option<String>,
     /// The payload as received, kept as a signal on the incident.
     pub payload: Option<String>,
+}
+
+/// A device as an NMS names it: host name, management IP, serial (tried in that order).
+#[derive(Clone, Debug, Default)]
+pub struct DeviceIdentity {
+    pub name: Option<String>,
+    pub mgmt_ip: Option<String>,
+    pub serial: Option<String>,
 }
 
 /// What became of a [`SystemAlert`].
@@ -120,11 +134,18 @@ const DEDUP_WINDOW_MINUTES: i64 = 30;
 pub struct IncidentService {
     pub(super) db: DatabaseConnection,
     pub(super) clock: Arc<dyn Clock>,
+    pub(super) windows: WindowCache,
+    signals: SignalBatcher,
 }
 
 impl IncidentService {
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
-        IncidentService { db, clock }
+        IncidentService {
+            db,
+            clock,
+            windows: WindowCache::default(),
+            signals: SignalBatcher::default(),
+        }
     }
 
     pub async fn create(&self, ctx: &RequestContext, draft: IncidentDraft) -> AppResult<Model> {
@@ -365,6 +386,7 @@ impl IncidentService {
             .filter(signal::Column::IncidentId.eq(id))
             .filter(signal::Column::TenantId.eq(ctx.tenant_id))
             .order_by_desc(signal::Column::Id)
+            .limit(model::MAX_SIGNALS)
             .all(&self.db)
             .await?)
     }
@@ -372,8 +394,17 @@ impl IncidentService {
     /// Opens an incident for a system's alert, applying placement, routing and SLA like a manual
     /// one; suppressed during a covering maintenance window; repeats fold into the incident
     /// they opened (race-free: the dedup key is unique per tenant).
-    pub async fn raise(&self, alert: SystemAlert) -> AppResult<AlertOutcome> {
+    pub async fn raise(&self, mut alert: SystemAlert) -> AppResult<AlertOutcome> {
         let now = self.clock.now();
+        // The hot path of a storm: a repeat of a numbered event folds in before anything else
+        // (device, placement, routing) is looked up.
+        let numbered = event_key(&alert);
+        if let Some(key) = &numbered
+            && let Some(existing) = self.by_key(alert.tenant_id, key).await?
+        {
+            return self.fold_in(existing, alert.payload.as_deref(), now).await;
+        }
+        self.identify_device(&mut alert).await?;
         let ctx = system_context(alert.tenant_id);
         let mut row = blank(alert.tenant_id, now);
         row.title = alert.title.trim().chars().take(500).collect();
@@ -389,9 +420,8 @@ impl IncidentService {
         row.nms_event_id = alert.source_event_id.clone().unwrap_or_default();
         let key = dedup_key(&alert, &row);
         let payload = alert.payload.as_deref();
-        // Fast path for repeats: the incident they fold into already carries its placement
-        // and route, so only the suppression check remains.
-        if let Some(existing) = self.by_key(row.tenant_id, &key).await?
+        if numbered.is_none()
+            && let Some(existing) = self.by_key(row.tenant_id, &key).await?
             && absorbs(&alert, &existing, now)
         {
             return self.fold_in(existing, payload, now).await;
@@ -407,7 +437,7 @@ impl IncidentService {
         )
         .await?;
         routing::apply_sla(&mut row, &route);
-        if super::maintenance::covers(&self.db, now, &row).await? {
+        if self.windows.covers(&self.db, now, &row).await? {
             return Ok(AlertOutcome::Suppressed);
         }
         for _ in 0..5 {
@@ -430,7 +460,7 @@ impl IncidentService {
                 Err(other) => return Err(other),
             }
             if let Some(payload) = payload {
-                add_signal(&tx, &row, "raw", payload, now).await?;
+                signals::store(&tx, vec![signal_row(&row, "raw", payload, now)]).await?;
             }
             record(&tx, &ctx, "create", None, Some(&row), now).await?;
             tx.commit().await?;
@@ -448,18 +478,23 @@ impl IncidentService {
         payload: Option<&str>,
         now: DateTime<Utc>,
     ) -> AppResult<AlertOutcome> {
-        if super::maintenance::covers(&self.db, now, &existing).await? {
+        if self.windows.covers(&self.db, now, &existing).await? {
             return Ok(AlertOutcome::Suppressed);
         }
         if let Some(payload) = payload {
-            add_signal(&self.db, &existing, "update", payload, now).await?;
+            self.signals
+                .add(&self.db, signal_row(&existing, "update", payload, now))
+                .await?;
         }
         Ok(AlertOutcome::Deduplicated(existing))
     }
 
     /// Resolves the active incident the alert opened (its clear or recovery), if there is one.
-    pub async fn recover(&self, alert: SystemAlert) -> AppResult<Option<Model>> {
+    pub async fn recover(&self, mut alert: SystemAlert) -> AppResult<Option<Model>> {
         let now = self.clock.now();
+        if event_key(&alert).is_none() {
+            self.identify_device(&mut alert).await?;
+        }
         let ctx = system_context(alert.tenant_id);
         let mut probe = blank(alert.tenant_id, now);
         probe.device_id = alert.device_id;
@@ -478,11 +513,60 @@ impl IncidentService {
             Err(other) => return Err(other),
         };
         if let Some(payload) = alert.payload.as_deref() {
-            add_signal(&tx, &row, "recovery", payload, now).await?;
+            signals::store(&tx, vec![signal_row(&row, "recovery", payload, now)]).await?;
         }
         record(&tx, &ctx, "transition", Some(&before), Some(&row), now).await?;
         tx.commit().await?;
         Ok(Some(row))
+    }
+
+    /// The PONs and devices of the caller's tenant that `incidents` name, by id (for answers
+    /// that embed them, like the legacy list).
+    pub async fn referenced(
+        &self,
+        ctx: &RequestContext,
+        incidents: &[Model],
+    ) -> AppResult<(
+        HashMap<Uuid, pons::model::Model>,
+        HashMap<Uuid, devices::model::Model>,
+    )> {
+        let pon_ids: HashSet<Uuid> = incidents.iter().filter_map(|row| row.pon_id).collect();
+        let device_ids: HashSet<Uuid> = incidents.iter().filter_map(|row| row.device_id).collect();
+        let pons = pons::model::Entity::find()
+            .filter(pons::model::Column::TenantId.eq(ctx.tenant_id))
+            .filter(pons::model::Column::Id.is_in(pon_ids))
+            .all(&self.db)
+            .await?;
+        let devices = devices::model::Entity::find()
+            .filter(devices::model::Column::TenantId.eq(ctx.tenant_id))
+            .filter(devices::model::Column::Id.is_in(device_ids))
+            .all(&self.db)
+            .await?;
+        Ok((
+            pons.into_iter().map(|pon| (pon.id, pon)).collect(),
+            devices
+                .into_iter()
+                .map(|device| (device.id, device))
+                .collect(),
+        ))
+    }
+
+    /// Sets the alert's device from its identity, if it names one of the tenant's devices.
+    async fn identify_device(&self, alert: &mut SystemAlert) -> AppResult<()> {
+        if alert.device_id.is_none()
+            && let Some(identity) = alert.device_identity.take()
+        {
+            let device = devices::service::find_by_identity(
+                &self.db,
+                alert.tenant_id,
+                identity.name.as_deref(),
+                identity.mgmt_ip.as_deref(),
+                identity.serial.as_deref(),
+            )
+            .await?;
+            alert.device_id = device.map(|device| device.id);
+        }
+        Ok(())
     }
 
     async fn by_key(&self, tenant_id: Uuid, key: &str) -> AppResult<Option<Model>> {
@@ -678,16 +762,19 @@ fn blank(tenant_id: Uuid, now: DateTime<Utc>) -> Model {
 /// The key repeats of an alert share: its source and event id, or without one its source,
 /// device (else title) and category.
 fn dedup_key(alert: &SystemAlert, row: &Model) -> String {
-    match alert.source_event_id.as_deref().map(str::trim) {
-        Some(event) if !event.is_empty() => format!("{}|id|{event}", alert.source),
-        _ => {
-            let subject = row.device_id.map_or_else(
-                || format!("title:{}", row.title),
-                |id| format!("device:{id}"),
-            );
-            format!("{}|{subject}|{}", alert.source, alert.category.as_str())
-        }
-    }
+    event_key(alert).unwrap_or_else(|| {
+        let subject = row.device_id.map_or_else(
+            || format!("title:{}", row.title),
+            |id| format!("device:{id}"),
+        );
+        format!("{}|{subject}|{}", alert.source, alert.category.as_str())
+    })
+}
+
+/// The dedup key of an alert whose source numbers its events.
+fn event_key(alert: &SystemAlert) -> Option<String> {
+    let event = alert.source_event_id.as_deref().map(str::trim)?;
+    (!event.is_empty()).then(|| format!("{}|id|{event}", alert.source))
 }
 
 /// Whether a repeat of `alert` folds into `existing`: always with an event id, else within the
@@ -784,41 +871,6 @@ async fn release_key(db: &impl ConnectionTrait, id: Uuid, key: &str) -> AppResul
         )
         .filter(Column::Id.eq(id))
         .filter(Column::DedupKey.eq(key))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-/// Keeps a received payload on the incident (at most 4000 characters), dropping the oldest
-/// signals beyond [`model::MAX_SIGNALS`].
-async fn add_signal(
-    db: &impl ConnectionTrait,
-    incident: &Model,
-    key: &str,
-    payload: &str,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
-    let row = signal::Model {
-        id: Uuid::now_v7(),
-        tenant_id: incident.tenant_id,
-        incident_id: incident.id,
-        key: key.to_string(),
-        value: payload.chars().take(4000).collect(),
-        received_at: now,
-    };
-    signal::Entity::insert(row.into_active_model())
-        .exec_without_returning(db)
-        .await?;
-    let keep = sea_orm::sea_query::Query::select()
-        .column(signal::Column::Id)
-        .from(signal::Entity)
-        .and_where(signal::Column::IncidentId.eq(incident.id))
-        .order_by(signal::Column::Id, sea_orm::Order::Desc)
-        .limit(model::MAX_SIGNALS)
-        .to_owned();
-    signal::Entity::delete_many()
-        .filter(signal::Column::IncidentId.eq(incident.id))
-        .filter(signal::Column::Id.not_in_subquery(keep))
         .exec(db)
         .await?;
     Ok(())

@@ -134,19 +134,11 @@ async fn list(
     )
     .await?;
     let pon_id = pon_id(query.pon_id.map(Value::String).as_ref())?;
-    let mut documents = Vec::new();
-    let mut token = String::new();
-    loop {
-        let (rows, next) = state
-            .certificates
-            .list(&ctx, pon_id, 500, &token)
-            .await
-            .map_err(app_error)?;
-        documents.extend(rows.iter().map(document));
-        match next {
-            Some(next) => token = next,
-            None => break,
-        }
-    }
-    Ok(Json(documents).into_response())
+    let certificates = crate::paging::collect_pages(|token| {
+        let (ctx, state) = (&ctx, &state);
+        async move { state.certificates.list(ctx, pon_id, 500, &token).await }
+    })
+    .await
+    .map_err(app_error)?;
+    Ok(Json(certificates.iter().map(document).collect::<Vec<_>>()).into_response())
 }

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use http::{HeaderMap, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::HashMap;
 
 use super::{LegacyError, LegacyResult, LegacyState, authorize, body_object, message};
@@ -202,13 +202,28 @@ async fn list_incidents(
         .list(&ctx, &filter, 500, "")
         .await
         .map_err(|err| invalid(err, "Invalid filter", INCIDENT_NOT_FOUND))?;
-    Ok(Json(
-        incidents
-            .iter()
-            .map(|incident| incident_json::document(incident, Dialect::Legacy))
-            .collect::<Vec<_>>(),
-    )
-    .into_response())
+    // Like the Express `populate`: pon{_id,ponId,name} and device{_id,name,type,mgmtIp}, null
+    // when the row is gone.
+    let (pons, devices) = state
+        .incidents
+        .referenced(&ctx, &incidents)
+        .await
+        .map_err(|err| LegacyError::from_app(err, INCIDENT_NOT_FOUND))?;
+    let documents = incidents.iter().map(|incident| {
+        let mut document = incident_json::document(incident, Dialect::Legacy);
+        if let Some(pon_id) = incident.pon_id {
+            document["pon"] = pons.get(&pon_id).map_or(Value::Null, |pon| {
+                json!({"_id": pon.id, "ponId": pon.pon_code, "name": pon.name})
+            });
+        }
+        if let Some(device_id) = incident.device_id {
+            document["device"] = devices.get(&device_id).map_or(Value::Null, |device| {
+                json!({"_id": device.id, "name": device.name, "type": device.r#type, "mgmtIp": device.mgmt_ip})
+            });
+        }
+        document
+    });
+    Ok(Json(documents.collect::<Vec<_>>()).into_response())
 }
 
 async fn create_incident(

@@ -22,20 +22,17 @@ const NOT_FOUND: &str = "User not found";
 
 async fn list(State(state): State<LegacyState>, headers: HeaderMap) -> LegacyResult {
     let ctx = authorize(&state, "kasi.fiber.v1.UserService/ListUsers", &headers).await?;
-    let mut users = Vec::new();
-    let mut token = String::new();
-    loop {
-        let (page, next) = state
-            .identity
-            .list_users(&ctx, None, false, 500, &token)
-            .await
-            .map_err(|err| LegacyError::from_app(err, NOT_FOUND))?;
-        users.extend(page);
-        match next {
-            Some(next) => token = next,
-            None => break,
+    let mut users = crate::paging::collect_pages(|token| {
+        let (ctx, state) = (&ctx, &state);
+        async move {
+            state
+                .identity
+                .list_users(ctx, None, false, 500, &token)
+                .await
         }
-    }
+    })
+    .await
+    .map_err(|err| LegacyError::from_app(err, NOT_FOUND))?;
     users.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Json(users.iter().map(user_document).collect::<Vec<_>>()).into_response())
 }

@@ -404,6 +404,7 @@ impl OpticalService {
             .raise(SystemAlert {
                 tenant_id: ctx.tenant_id,
                 device_id: alert.device_id,
+                device_identity: None,
                 pon_id: alert.pon_id,
                 category: Category::OpticalLowPower,
                 severity: IncidentSeverity::P2,

@@ -16,7 +16,10 @@ use crate::auth::Role;
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::{AppError, AppResult, FieldViolation};
-use crate::{fieldmask, paging};
+use crate::{
+    fieldmask,
+    paging::{self, Page},
+};
 
 /// An organization as a caller sets it.
 #[derive(Clone, Debug, Default)]
@@ -96,9 +99,6 @@ pub struct AssignmentFilter {
     pub ward: Option<String>,
     pub step_type: Option<String>,
 }
-
-/// A page of records and the token of the next one.
-pub type Page<T> = (Vec<T>, Option<String>);
 
 /// A row of another table that a record points at.
 enum Target {

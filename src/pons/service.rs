@@ -202,18 +202,13 @@ impl PonService {
         ctx: &RequestContext,
         filter: &PonFilter,
     ) -> AppResult<Vec<Model>> {
-        let mut pons = Vec::new();
-        let mut token = String::new();
-        loop {
+        paging::collect_pages(|token| async move {
             let page = self
                 .list(ctx, filter, paging::MAX_PAGE_SIZE as i32, &token)
                 .await?;
-            pons.extend(page.items);
-            match page.next_page_token {
-                Some(next) => token = next,
-                None => return Ok(pons),
-            }
-        }
+            Ok((page.items, page.next_page_token))
+        })
+        .await
     }
 
     /// Changes the fields named in `mask` (`*` names them all) to their values in `draft`.

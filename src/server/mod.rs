@@ -245,7 +245,6 @@ impl App {
             &config.webhooks,
             webhook_gate,
             incidents.clone(),
-            storage.db.clone(),
         ));
 
         let (health_reporter, health_service) = tonic_health::server::health_reporter();

@@ -19,7 +19,10 @@ use crate::audit::{self, Change};
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::{AppError, AppResult, FieldViolation};
-use crate::{fieldmask, incidents, paging};
+use crate::{
+    fieldmask, incidents,
+    paging::{self, Page},
+};
 
 pub const MAX_MOVE_QUANTITY: i64 = 1_000_000;
 pub const STORE_FIELDS: &[&str] = &["name", "address"];
@@ -27,8 +30,6 @@ pub const STORE_FIELDS: &[&str] = &["name", "address"];
 pub const INSUFFICIENT_STOCK: &str = "insufficient stock";
 /// How often a move is retried when SQLite reports its write lock busy.
 const BUSY_RETRIES: u32 = 20;
-
-pub type Page<T> = (Vec<T>, Option<String>);
 
 #[derive(Clone, Debug, Default)]
 pub struct StoreDraft {

@@ -219,10 +219,20 @@ impl v1::task_service_server::TaskService for TaskGrpc {
         request: Request<v1::ListWorkQueueRequest>,
     ) -> Result<Response<v1::ListWorkQueueResponse>, Status> {
         let ctx = RequestContext::from_extensions(request.extensions());
-        let organization_id = parse_id("organization_id", &request.get_ref().organization_id)?;
-        let tasks = self.service.work_queue(&ctx, organization_id).await?;
+        let message = request.into_inner();
+        let organization_id = parse_id("organization_id", &message.organization_id)?;
+        let (tasks, next) = self
+            .service
+            .work_queue(
+                &ctx,
+                organization_id,
+                message.page_size,
+                &message.page_token,
+            )
+            .await?;
         Ok(Response::new(v1::ListWorkQueueResponse {
             tasks: tasks.iter().map(task_to_proto).collect(),
+            next_page_token: next.unwrap_or_default(),
         }))
     }
 }

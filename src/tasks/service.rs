@@ -6,10 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use sea_orm::sea_query::Query;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -22,11 +22,12 @@ use crate::auth::Role;
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::{AppError, AppResult, FieldViolation};
+use crate::fieldmask;
 use crate::identity::model::user;
 use crate::organizations::model::{assignment, contract, organization};
 use crate::organizations::store;
+use crate::paging::{self, Page};
 use crate::pons::model as pon;
-use crate::{fieldmask, paging};
 
 /// A task as a caller sets it, already parsed into domain types.
 #[derive(Clone, Debug, Default)]
@@ -84,10 +85,8 @@ pub struct Transition {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-/// A page of records and the token of the next one.
-pub type Page<T> = (Vec<T>, Option<String>);
-
 const NAME: &str = "task";
+const QUEUE: &str = "work-queue";
 
 pub struct TaskService {
     db: DatabaseConnection,
@@ -259,18 +258,11 @@ impl TaskService {
         ctx: &RequestContext,
         filter: &TaskFilter,
     ) -> AppResult<Vec<model::Model>> {
-        let mut tasks = Vec::new();
-        let mut token = String::new();
-        loop {
-            let (page, next) = self
-                .list(ctx, filter, paging::MAX_PAGE_SIZE as i32, &token)
-                .await?;
-            tasks.extend(page);
-            match next {
-                Some(next) => token = next,
-                None => return Ok(tasks),
-            }
-        }
+        paging::collect_pages(|token| async move {
+            self.list(ctx, filter, paging::MAX_PAGE_SIZE as i32, &token)
+                .await
+        })
+        .await
     }
 
     /// Changes the fields named in `mask` (`*` names them all) to their values in `draft`.
@@ -376,12 +368,18 @@ impl TaskService {
 
     /// The open tasks routed to `organization_id` through its assignments (same PON, or a PON in
     /// the assignment's ward, and the same step) and not given to another organization, by SLA
-    /// due time then due date, unset last.
+    /// due time then due date, unset last, then id; page by page.
     pub async fn work_queue(
         &self,
         ctx: &RequestContext,
         organization_id: Uuid,
-    ) -> AppResult<Vec<model::Model>> {
+        page_size: i32,
+        page_token: &str,
+    ) -> AppResult<Page<model::Model>> {
+        let limit = paging::page_limit(page_size)?;
+        let after = paging::decode_key(QUEUE, page_token)?
+            .map(|key| QueueKey::parse(&key))
+            .transpose()?;
         if let Some(own) = smme_scope(ctx)
             && own != Some(organization_id)
         {
@@ -390,19 +388,24 @@ impl TaskService {
             ));
         }
         let tenant = ctx.tenant_id;
-        if store::find::<organization::Entity>(&self.db, tenant, None, organization_id)
-            .await?
-            .is_none()
-        {
-            return Err(AppError::not_found(format!(
-                "organization {organization_id} not found"
-            )));
-        }
         let Some(routes) = self.routes(tenant, organization_id).await? else {
-            return Ok(Vec::new());
+            // No routes: an empty queue, if the organization exists at all.
+            return match store::find::<organization::Entity>(
+                &self.db,
+                tenant,
+                None,
+                organization_id,
+            )
+            .await?
+            {
+                Some(_) => Ok((Vec::new(), None)),
+                None => Err(AppError::not_found(format!(
+                    "organization {organization_id} not found"
+                ))),
+            };
         };
         let open = [Status::Pending, Status::InProgress, Status::OnHold].map(Status::as_str);
-        let mut tasks = model::Entity::find()
+        let mut query = model::Entity::find()
             .filter(model::Column::TenantId.eq(tenant))
             .filter(model::Column::Status.is_in(open))
             .filter(routes)
@@ -410,19 +413,35 @@ impl TaskService {
                 Condition::any()
                     .add(model::Column::OrganizationId.is_null())
                     .add(model::Column::OrganizationId.eq(organization_id)),
-            )
+            );
+        if let Some(after) = after {
+            query = query.filter(after.rows_after());
+        }
+        let rows = query
+            .order_by_asc(Expr::col(model::Column::SlaDueAt).is_null())
+            .order_by_asc(model::Column::SlaDueAt)
+            .order_by_asc(Expr::col(model::Column::DueDate).is_null())
+            .order_by_asc(model::Column::DueDate)
+            .order_by_asc(model::Column::Id)
+            .limit(limit + 1)
             .all(&self.db)
             .await?;
-        tasks.sort_by_key(|task| {
-            (
-                task.sla_due_at.is_none(),
-                task.sla_due_at,
-                task.due_date.is_none(),
-                task.due_date,
-                task.id,
-            )
-        });
-        Ok(tasks)
+        Ok(paging::into_keyed_page(QUEUE, rows, limit, |task| {
+            QueueKey::of(task).to_string()
+        }))
+    }
+
+    /// The whole work queue (every page), for the core paths that answer one array.
+    pub async fn whole_work_queue(
+        &self,
+        ctx: &RequestContext,
+        organization_id: Uuid,
+    ) -> AppResult<Vec<model::Model>> {
+        paging::collect_pages(|token| async move {
+            self.work_queue(ctx, organization_id, paging::MAX_PAGE_SIZE as i32, &token)
+                .await
+        })
+        .await
     }
 
     /// The tasks routed to an organization through its assignments: same PON, or a PON in the
@@ -637,6 +656,77 @@ impl TaskService {
             ));
         }
         Ok(())
+    }
+}
+
+/// Where a work-queue page ends: the sort key of its last task (`sla_due_at|due_date|id`, `-`
+/// for unset), so the next page starts after it however the queue changed meanwhile.
+struct QueueKey {
+    sla_due_at: Option<DateTime<Utc>>,
+    due_date: Option<NaiveDate>,
+    id: Uuid,
+}
+
+impl QueueKey {
+    fn of(task: &model::Model) -> Self {
+        QueueKey {
+            sla_due_at: task.sla_due_at,
+            due_date: task.due_date,
+            id: task.id,
+        }
+    }
+
+    fn parse(text: &str) -> AppResult<Self> {
+        let mut parts = text.split('|');
+        let (Some(sla_due_at), Some(due_date), Some(id), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(paging::invalid_token());
+        };
+        let unset_or = |part: &str| (part != "-").then_some(part.to_string());
+        Ok(QueueKey {
+            sla_due_at: unset_or(sla_due_at)
+                .map(|at| DateTime::parse_from_rfc3339(&at).map(|at| at.to_utc()))
+                .transpose()
+                .map_err(|_| paging::invalid_token())?,
+            due_date: unset_or(due_date)
+                .map(|date| date.parse::<NaiveDate>())
+                .transpose()
+                .map_err(|_| paging::invalid_token())?,
+            id: Uuid::parse_str(id).map_err(|_| paging::invalid_token())?,
+        })
+    }
+
+    /// The tasks after this key in queue order (each column ascending, unset last).
+    fn rows_after(&self) -> Condition {
+        let after_id = Condition::all().add(model::Column::Id.gt(self.id));
+        let after_due = after_nullable(model::Column::DueDate, self.due_date, after_id);
+        after_nullable(model::Column::SlaDueAt, self.sla_due_at, after_due)
+    }
+}
+
+impl std::fmt::Display for QueueKey {
+    fn fmt(&self, out: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sla_due_at = self.sla_due_at.map_or("-".into(), |at| {
+            at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        });
+        let due_date = self.due_date.map_or("-".into(), |date| date.to_string());
+        write!(out, "{sla_due_at}|{due_date}|{}", self.id)
+    }
+}
+
+/// Rows after `value` of `column` in ascending order with unset values last; `tie` decides among
+/// rows with the same value.
+fn after_nullable<V>(column: model::Column, value: Option<V>, tie: Condition) -> Condition
+where
+    V: Into<sea_orm::Value> + Clone,
+{
+    match value {
+        Some(value) => Condition::any()
+            .add(column.gt(value.clone()))
+            .add(column.is_null())
+            .add(Condition::all().add(column.eq(value)).add(tie)),
+        None => Condition::all().add(column.is_null()).add(tie),
     }
 }
 

@@ -12,16 +12,14 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http::{HeaderValue, StatusCode, header};
-use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::config::WebhookConfig;
 use crate::context::DEFAULT_TENANT;
-use crate::devices::service::find_by_identity;
 use crate::error::{AppError, AppResult};
 use crate::incidents::model::Model;
-use crate::incidents::{AlertOutcome, IncidentService, SystemAlert};
+use crate::incidents::{AlertOutcome, DeviceIdentity, IncidentService, SystemAlert};
 pub use gate::{SignatureError, WebhookGate, verify_signature};
 use mapping::{FieldError, Parsed};
 
@@ -30,7 +28,6 @@ use mapping::{FieldError, Parsed};
 pub struct WebhookState {
     pub gate: WebhookGate,
     pub incidents: Arc<IncidentService>,
-    pub db: DatabaseConnection,
     secrets: Arc<Secrets>,
     tenant_id: Uuid,
 }
@@ -43,12 +40,7 @@ struct Secrets {
 }
 
 impl WebhookState {
-    pub fn new(
-        config: &WebhookConfig,
-        gate: WebhookGate,
-        incidents: Arc<IncidentService>,
-        db: DatabaseConnection,
-    ) -> Self {
+    pub fn new(config: &WebhookConfig, gate: WebhookGate, incidents: Arc<IncidentService>) -> Self {
         let pick = |own: &Option<String>| {
             own.clone()
                 .or_else(|| config.nms_hmac_secret.clone())
@@ -62,7 +54,6 @@ impl WebhookState {
         WebhookState {
             gate,
             incidents,
-            db,
             secrets: Arc::new(Secrets {
                 librenms: pick(&config.webhook_hmac_librenms),
                 zabbix: pick(&config.webhook_hmac_zabbix),
@@ -239,17 +230,14 @@ fn parse(body: &[u8], read: fn(&Value) -> Result<Parsed, FieldError>) -> Result<
 
 /// Files the alert (or its clear) in the configured tenant.
 async fn ingest(state: &WebhookState, parsed: Parsed, raw: &[u8]) -> AppResult<Outcome> {
-    let device = find_by_identity(
-        &state.db,
-        state.tenant_id,
-        parsed.host.as_deref(),
-        parsed.ip.as_deref(),
-        parsed.serial.as_deref(),
-    )
-    .await?;
     let alert = SystemAlert {
         tenant_id: state.tenant_id,
-        device_id: device.as_ref().map(|device| device.id),
+        device_id: None,
+        device_identity: Some(DeviceIdentity {
+            name: parsed.host,
+            mgmt_ip: parsed.ip,
+            serial: parsed.serial,
+        }),
         pon_id: parsed.pon_id,
         category: parsed.category,
         severity: parsed.severity,

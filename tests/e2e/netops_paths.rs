@@ -196,6 +196,11 @@ async fn legacy_device_incident_and_report_paths() {
         for key in ["_id", "title", "category", "priority", "status"] {
             assert!(!first[key].is_null(), "{key} in {first}");
         }
+        // Populated like the Express list: device{_id,name,type,mgmtIp}.
+        assert_eq!(
+            first["device"],
+            json!({"_id": a, "name": "ONT-A", "type": device_a["type"], "mgmtIp": device_a["mgmtIp"]})
+        );
 
         // Close: 404 first, then the Express messages in order; closing needs a resolved incident.
         let close = |id: String, body: serde_json::Value| {

@@ -849,6 +849,7 @@ async fn work_queue_routes_by_pon_and_ward_and_step() {
             body
         };
         let plain = id_of(&new_task(&server, &http, task(&p1, "CAC", json!({}))).await);
+        let plain_too = id_of(&new_task(&server, &http, task(&p1, "CAC", json!({}))).await);
         let dated = id_of(
             &new_task(
                 &server,
@@ -868,10 +869,33 @@ async fn work_queue_routes_by_pon_and_ward_and_step() {
             let list = key.map_or(body, |key| &body[key]);
             list.as_array().unwrap().iter().map(id_of).collect()
         };
-        let expected = vec![by_ward.clone(), dated, plain];
-        let body =
-            ok(http.get(server.url(&format!("/v1/work-queue?organization_id={routed}")))).await;
+        let expected = vec![by_ward.clone(), dated, plain, plain_too];
+        let routed_queue = format!("/v1/work-queue?organization_id={routed}");
+        let body = ok(http.get(server.url(&routed_queue))).await;
         assert_eq!(queue(&body, Some("tasks")), expected);
+        // One task per page: the tokens walk the queue through set and unset due times and ties.
+        let mut paged = Vec::new();
+        let mut token = String::new();
+        loop {
+            let url = format!("{routed_queue}&page_size=1&page_token={token}");
+            let body = ok(http.get(server.url(&url))).await;
+            paged.extend(queue(&body, Some("tasks")));
+            token = body["next_page_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if token.is_empty() {
+                break;
+            }
+            assert!(paged.len() < expected.len(), "paging overran: {paged:?}");
+        }
+        assert_eq!(paged, expected);
+        let (status, body) = call(http.get(server.url(&format!(
+            "{routed_queue}&page_token=bm90LWEtcXVldWUtdG9rZW4"
+        ))))
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(fields(&body), ["page_token"]);
         let body =
             ok(http.get(server.url(&format!("/v1/work-queue?organization_id={idle}")))).await;
         assert!(

@@ -445,7 +445,8 @@ async fn an_alert_storm_opens_one_incident_per_device() {
         }
         let server = std::sync::Arc::new(server);
         let mut tasks = Vec::new();
-        for n in 0..200 {
+        // 60 alerts per device: more than the 50 signals an incident keeps.
+        for n in 0..300 {
             let server = server.clone();
             tasks.push(tokio::spawn(async move {
                 let device = n % 5;
@@ -467,7 +468,15 @@ async fn an_alert_storm_opens_one_incident_per_device() {
         }
         assert_eq!(opened, 5, "{}", backends.label());
         let open = ok(http.get(server.url("/v1/incidents?status=open&page_size=500"))).await;
-        assert_eq!(open["incidents"].as_array().unwrap().len(), 5);
+        let open = open["incidents"].as_array().unwrap();
+        assert_eq!(open.len(), 5);
+        for incident in open {
+            let path = format!("/v1/incidents/{}/signals", id_of(incident));
+            let signals = ok(http.get(server.url(&path))).await;
+            let signals = signals["signals"].as_array().unwrap();
+            assert_eq!(signals.len(), 50, "the newest 50 payloads are kept");
+            assert!(signals.iter().all(|signal| signal["key"] == "update"));
+        }
         match std::sync::Arc::try_unwrap(server) {
             Ok(server) => server.stop().await,
             Err(_) => panic!("tasks still hold the server"),

@@ -35,9 +35,9 @@ enum Scenario {
     GetPonRest,
     /// PonService.GetPon as grpc-web (binary frames) over HTTP/1.1.
     GetPonGrpcWeb,
-    /// TaskService.ListWorkQueue of the fixture's crew organization over gRPC.
+    /// TaskService.ListWorkQueue of the fixture's crew organization over gRPC (first page).
     WorkQueueGrpc,
-    /// TaskService.ListTasks of one fixture PON (all its tasks in one page), PONs in turn.
+    /// TaskService.ListTasks of one fixture PON (first page), PONs in turn.
     ListTasksGrpc,
     /// Signed Zabbix alerts to POST /webhooks/zabbix over HTTP/1.1, spread over
     /// `--alert-devices` event ids (the first of each opens an incident, the rest deduplicate).
@@ -93,6 +93,9 @@ struct Args {
     /// Fixture PONs whose stringing the crew organization is assigned to.
     #[arg(long, default_value_t = 10)]
     fixture_queue_pons: usize,
+    /// Page size the task scenarios ask for (0: the server's default of 50).
+    #[arg(long, default_value_t = 0)]
+    page_size: i32,
     /// HMAC secret of the webhook scenario (the server's NMS_HMAC_SECRET or WEBHOOK_HMAC_ZABBIX).
     #[arg(
         long,
@@ -150,9 +153,10 @@ enum Target {
     GrpcPon(PonServiceClient<Authed>, String),
     Rest(reqwest::Client, String),
     GrpcWeb(reqwest::Client, String, Vec<u8>),
-    WorkQueue(TaskServiceClient<Authed>, String),
-    /// The PONs to list, and which one is next.
-    PonTasks(TaskServiceClient<Authed>, Arc<Vec<String>>, usize),
+    /// The organization and the page size.
+    WorkQueue(TaskServiceClient<Authed>, String, i32),
+    /// The PONs to list, which one is next, and the page size.
+    PonTasks(TaskServiceClient<Authed>, Arc<Vec<String>>, usize, i32),
     Webhook(Arc<WebhookFeed>),
 }
 
@@ -222,18 +226,20 @@ impl Target {
                     Err(_) => false,
                 }
             }
-            Target::WorkQueue(client, organization_id) => client
+            Target::WorkQueue(client, organization_id, page_size) => client
                 .list_work_queue(ListWorkQueueRequest {
                     organization_id: organization_id.clone(),
+                    page_size: *page_size,
+                    page_token: String::new(),
                 })
                 .await
                 .is_ok(),
-            Target::PonTasks(client, pon_ids, next) => {
+            Target::PonTasks(client, pon_ids, next, page_size) => {
                 *next = (*next + 1) % pon_ids.len();
                 client
                     .list_tasks(ListTasksRequest {
                         pon_id: pon_ids[*next].clone(),
-                        page_size: 500,
+                        page_size: *page_size,
                         ..Default::default()
                     })
                     .await
@@ -365,11 +371,13 @@ async fn main() -> anyhow::Result<()> {
                     Scenario::WorkQueueGrpc => Target::WorkQueue(
                         tasks_fixture::task_client(channel, bearer.clone()),
                         fixture.as_ref().expect("fixture").organization_id.clone(),
+                        args.page_size,
                     ),
                     Scenario::ListTasksGrpc => Target::PonTasks(
                         tasks_fixture::task_client(channel, bearer.clone()),
                         pon_list.clone().expect("fixture"),
                         worker,
+                        args.page_size,
                     ),
                     Scenario::WebhookZabbix => Target::Webhook(webhook_feed.clone()),
                 }
