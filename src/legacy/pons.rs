@@ -397,7 +397,8 @@ async fn update(
     populated(&state, &ctx, &pon).await
 }
 
-/// Deletes the PON and (by cascade) its tasks; the PON's project manager or an admin.
+/// Deletes the PON and (by cascade) its tasks, photos and certificates, then the photos'
+/// objects; the PON's project manager or an admin.
 async fn remove(
     State(state): State<LegacyState>,
     headers: HeaderMap,
@@ -406,7 +407,7 @@ async fn remove(
     let ctx = authorize(&state, "kasi.fiber.v1.PonService/DeletePon", &headers).await?;
     let id = legacy_id(&id, NOT_FOUND)?;
     state.pons.get_or_denied(&ctx, id).await.map_err(failed)?;
-    state.pons.delete(&ctx, id).await.map_err(failed)?;
+    state.photos.delete_pon(&ctx, id).await.map_err(failed)?;
     Ok(Json(json!({"message": "PON and associated tasks deleted"})).into_response())
 }
 

@@ -560,6 +560,28 @@ impl PhotoService {
     }
 
     /// One page of a task's photos (the task must be readable), newest first.
+    /// Deletes a PON the caller may delete — its tasks, photo rows and certificates go with it
+    /// in the database — and then its photos' objects, so no object outlives its row. An object
+    /// the store fails to delete is logged by key (an orphan to sweep), never an error: the PON
+    /// is already gone.
+    pub async fn delete_pon(&self, ctx: &RequestContext, pon_id: Uuid) -> AppResult<()> {
+        let keys: Vec<String> = photo::Entity::find()
+            .select_only()
+            .column(photo::Column::ObjectKey)
+            .filter(photo::Column::TenantId.eq(ctx.tenant_id))
+            .filter(photo::Column::PonId.eq(pon_id))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        self.pons.delete(ctx, pon_id).await?;
+        for key in keys {
+            if let Err(error) = self.objects.delete(&key).await {
+                tracing::error!(key = %key, error = format!("{error:#}"), "object of a deleted PON's photo left behind");
+            }
+        }
+        Ok(())
+    }
+
     pub async fn list_for_task(
         &self,
         ctx: &RequestContext,

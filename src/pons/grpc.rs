@@ -12,15 +12,18 @@ use super::model::{Equipment, EquipmentStatus, Model, PonStatus};
 use super::service::{PonDraft, PonFilter, PonService};
 use crate::context::RequestContext;
 use crate::error::{AppError, FieldViolation};
+use crate::photos::PhotoService;
 use crate::proto::v1;
 
 pub struct PonGrpc {
     service: Arc<PonService>,
+    /// Deletes a PON together with its photos' objects.
+    photos: Arc<PhotoService>,
 }
 
 impl PonGrpc {
-    pub fn new(service: Arc<PonService>) -> Self {
-        PonGrpc { service }
+    pub fn new(service: Arc<PonService>, photos: Arc<PhotoService>) -> Self {
+        PonGrpc { service, photos }
     }
 }
 
@@ -101,7 +104,7 @@ impl v1::pon_service_server::PonService for PonGrpc {
     ) -> Result<Response<()>, Status> {
         let ctx = context(&request);
         let id = parse_id("id", &request.get_ref().id)?;
-        self.service.delete(&ctx, id).await?;
+        self.photos.delete_pon(&ctx, id).await?;
         Ok(Response::new(()))
     }
 }

@@ -255,7 +255,7 @@ impl App {
         let limit = config.max_body_bytes;
         let mut services = ServiceSet::default();
         services.add(configured!(
-            PonServiceServer::new(PonGrpc::new(pons.clone())),
+            PonServiceServer::new(PonGrpc::new(pons.clone(), photos.clone())),
             limit
         ));
         services.add(configured!(

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tonic::Code;
 
 use crate::harness::{Bearer, TestServer, backend_sets, call, ok, unique_name};
-use crate::photos::{CENTRE, Site, exif_at, good_jpeg, site, upload};
+use crate::photos::{CENTRE, Site, exif_at, good_jpeg, object_keys, site, upload};
 
 fn measured(pon: &str) -> Value {
     json!({"pon_id": pon, "depth_m": 1.2, "tag_height_m": 2.25, "pole_length_m": 7.6})
@@ -302,6 +302,43 @@ async fn certificates_of_one_tenant_are_invisible_to_another() {
             listed.as_array().unwrap().len(),
             1,
             "A's records are untouched"
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_pon_takes_its_photos_objects_and_certificates_with_it() {
+    for backends in backend_sets() {
+        let server = TestServer::start(&backends).await;
+        let http = server.http_as(&server.admin_token().await);
+        let Site { pon, task } = site(&server, &http).await;
+        let (_, photo) = upload(&server, &http, &task, &[], &good_jpeg()).await;
+        assert_eq!(photo["verdict"], "valid", "{photo}");
+        let certificate = ok(http
+            .post(server.url("/certificate-acceptance"))
+            .json(&measured(&pon)))
+        .await;
+        let key = photo["s3_key"].as_str().unwrap().to_string();
+        let folder = key.rsplit_once('/').unwrap().0.to_string();
+        assert!(folder.ends_with(&task), "{key}");
+        assert_eq!(object_keys(&server, &folder).await, [key.clone()]);
+
+        let (status, body) = call(http.delete(server.url(&format!("/v1/pons/{pon}")))).await;
+        assert_eq!(status, StatusCode::OK, "{}: {body}", backends.label());
+        let (status, _) = call(http.get(server.url(&format!("/v1/pons/{pon}")))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        for gone in [
+            format!("/v1/certificates/{}", certificate["id"].as_str().unwrap()),
+            format!("/v1/photos/{}", photo["id"].as_str().unwrap()),
+        ] {
+            let (status, _) = call(http.get(server.url(&gone))).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{gone}");
+        }
+        assert!(
+            object_keys(&server, &folder).await.is_empty(),
+            "the photo's object goes with its row ({})",
+            backends.label()
         );
         server.stop().await;
     }

@@ -360,7 +360,7 @@ async fn exif_cases_become_reasons_never_errors() {
 }
 
 /// The keys of every object under `prefix` in the server's store.
-async fn object_keys(server: &TestServer, prefix: &str) -> Vec<String> {
+pub async fn object_keys(server: &TestServer, prefix: &str) -> Vec<String> {
     let store: Box<dyn ObjectStore> = match &server.config.s3.s3_endpoint {
         Some(endpoint) => Box::new(
             object_store::aws::AmazonS3Builder::new()
