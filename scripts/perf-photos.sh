@@ -6,7 +6,8 @@
 # the aws CLI is at hand). Release build; server and loadgen unpinned on loopback.
 # S3 settings: S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY, S3_SECRET_KEY as the server reads them, or
 # else CI's KASI_TEST_S3_* (`source ~/.cache/kasi-ci/test-env.sh`).
-# Usage: [PERF_REQUESTS=300] [PERF_CONCURRENCY=4] scripts/perf-photos.sh [other loadgen flags]
+# Usage: [PERF_REQUESTS=300] [PERF_CONCURRENCY=4] scripts/perf-photos.sh [other loadgen flags,
+# e.g. --warmup-seconds 5 --connections 2; not those set below, which clap refuses twice]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bin kasi-fiber --bin loadgen
