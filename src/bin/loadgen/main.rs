@@ -3,6 +3,7 @@
 //! with p50/p99/p999 latencies — and ratios between scenarios measured in the same run.
 //! The task scenarios first build a fixture of PONs and tasks (`--fixture-pons`).
 
+mod photo_uploads;
 mod tasks_fixture;
 
 use std::sync::Arc;
@@ -42,6 +43,13 @@ enum Scenario {
     /// Signed Zabbix alerts to POST /webhooks/zabbix over HTTP/1.1, spread over
     /// `--alert-devices` event ids (the first of each opens an incident, the rest deduplicate).
     WebhookZabbix,
+    /// A 4 MiB JPEG through PhotoService.UploadPhoto over gRPC (client stream of 64 KiB chunks).
+    UploadGrpc,
+    /// A 4 MiB JPEG through POST /photos/upload, multipart over HTTP/1.1.
+    UploadMultipart,
+    /// A 4 MiB JPEG presigned: POST /photos/upload-url, PUT of the bytes to the returned URL
+    /// (S3's own, or the local store's signed /objects/ URL), POST /photos/register.
+    UploadPresigned,
 }
 
 impl Scenario {
@@ -158,6 +166,7 @@ enum Target {
     /// The PONs to list, which one is next, and the page size.
     PonTasks(TaskServiceClient<Authed>, Arc<Vec<String>>, usize, i32),
     Webhook(Arc<WebhookFeed>),
+    PhotoUpload(photo_uploads::Upload),
 }
 
 /// Signed alerts for the webhook scenario; `sent` numbers them across workers.
@@ -246,6 +255,7 @@ impl Target {
                     .is_ok()
             }
             Target::Webhook(feed) => feed.send().await,
+            Target::PhotoUpload(upload) => upload.send().await,
         }
     }
 }
@@ -342,6 +352,15 @@ async fn main() -> anyhow::Result<()> {
         run: uuid::Uuid::now_v7().simple().to_string(),
         sent: AtomicU64::new(0),
     });
+    let photo_fixture = photo_uploads::fixture_for(
+        &args.scenarios,
+        channels[0].clone(),
+        bearer.clone(),
+        &base,
+        http.clone(),
+        args.concurrency,
+    )
+    .await?;
     println!(
         "loadgen: {} in flight, {} gRPC connections, at most {} requests or {} s per scenario (after {} s warm-up)",
         args.concurrency, args.connections, args.requests, args.seconds, args.warmup_seconds
@@ -380,6 +399,15 @@ async fn main() -> anyhow::Result<()> {
                         args.page_size,
                     ),
                     Scenario::WebhookZabbix => Target::Webhook(webhook_feed.clone()),
+                    Scenario::UploadGrpc
+                    | Scenario::UploadMultipart
+                    | Scenario::UploadPresigned => {
+                        Target::PhotoUpload(photo_fixture.as_ref().expect("photo fixture").upload(
+                            *scenario,
+                            channel,
+                            bearer.clone(),
+                        ))
+                    }
                 }
             })
             .collect();
@@ -410,6 +438,7 @@ async fn main() -> anyhow::Result<()> {
             outcome.errors,
             outcome.elapsed.as_secs_f64()
         );
+        photo_uploads::print_throughput(&outcome);
         outcomes.push(outcome);
     }
     print_ratios(&outcomes);
@@ -504,7 +533,7 @@ fn print_ratios(outcomes: &[Outcome]) {
             "GetPon grpc-web / GetPon gRPC",
         ),
     ];
-    for (numerator, denominator, label) in pairs {
+    for (numerator, denominator, label) in pairs.into_iter().chain(photo_uploads::RATIOS) {
         if let (Some(top), Some(bottom)) = (find(numerator), find(denominator)) {
             println!("ratio {label}: {:.2}", top.rate() / bottom.rate());
         }
