@@ -6,7 +6,7 @@
 # first page and for the whole answer in one page —
 # then the SLA scan over all tasks run twice (the first counts the overdue tasks, the second is
 # the steady state). Needs a PostgreSQL reachable at PERF_PG (default postgres@127.0.0.1:5432).
-# Usage: scripts/perf-tasks.sh [loadgen flags, e.g. --seconds 20 --fixture-pons 200]
+# Usage: scripts/perf-tasks.sh [extra loadgen flags the script does not set, e.g. --seconds 20]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bin kasi-fiber --bin loadgen

