@@ -846,14 +846,23 @@ async fn photos_of_one_tenant_are_invisible_to_another() {
     }
 }
 
-/// The number of photo rows of a task, read straight from the database.
-async fn rows_of_task(server: &TestServer, database_url: &str, task: &str) -> usize {
-    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+/// A connection of the test's own to the server's database (`database_url`, else the
+/// embedded SQLite file), past any proxy the server goes through.
+async fn own_connection(
+    server: &TestServer,
+    database_url: Option<&str>,
+) -> sea_orm::DatabaseConnection {
     let mut config = server.config.database.clone();
-    config.database_url = Some(database_url.to_string());
-    let db = kasi_fiber::storage::db::connect(&config, &server.config.data_dir)
+    config.database_url = database_url.map(str::to_string);
+    kasi_fiber::storage::db::connect(&config, &server.config.data_dir)
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The number of photo rows of a task, read straight from the database.
+async fn rows_of_task(server: &TestServer, database_url: Option<&str>, task: &str) -> usize {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let db = own_connection(server, database_url).await;
     let count = kasi_fiber::photos::model::photo::Entity::find()
         .filter(
             kasi_fiber::photos::model::photo::Column::TaskId
@@ -865,9 +874,8 @@ async fn rows_of_task(server: &TestServer, database_url: &str, task: &str) -> us
     count as usize
 }
 
-/// Real backends only (the embedded SQLite and local store cannot be cut from outside): the
-/// object store failing mid-upload leaves no row; the database failing after the upload
-/// leaves no object.
+/// Real backends, cut by TCP proxies: the object store failing mid-upload leaves no row; the
+/// database failing after the upload leaves no object.
 #[tokio::test]
 async fn failures_leave_no_orphans() {
     let Some(real) = real_services() else {
@@ -904,7 +912,7 @@ async fn failures_leave_no_orphans() {
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     s3.restore();
     assert_eq!(
-        rows_of_task(&server, &direct_db, &task).await,
+        rows_of_task(&server, Some(&direct_db), &task).await,
         0,
         "no row without its object"
     );
@@ -916,7 +924,52 @@ async fn failures_leave_no_orphans() {
         "{status:?}"
     );
     postgres.restore();
-    assert_eq!(rows_of_task(&server, &direct_db, &task).await, 0);
+    assert_eq!(rows_of_task(&server, Some(&direct_db), &task).await, 0);
+    let left = object_keys(&server, "photos").await;
+    assert!(left.is_empty(), "no object without its row: {left:?}");
+    server.stop().await;
+}
+
+/// The embedded backends, failed from the file system: the local store's folder replaced by a
+/// file mid-upload leaves no row; the SQLite file held locked by another writer (longer than
+/// the server's busy timeout) makes the insert after the upload fail and leaves no object.
+#[tokio::test]
+async fn failures_leave_no_orphans_on_the_embedded_backends() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let server = TestServer::start(&Backends::Embedded).await;
+    let admin = server.admin_token().await;
+    let http = server.http_as(&admin);
+    let Site { task, .. } = site(&server, &http).await;
+    let jpeg = good_jpeg();
+    let objects = server.config.data_dir.join("objects");
+    let away = server.config.data_dir.join("objects-away");
+
+    let status = upload_with_cut(&server, &admin, &task, &jpeg, || {
+        std::fs::rename(&objects, &away).unwrap();
+        std::fs::write(&objects, b"not a folder").unwrap();
+    })
+    .await;
+    assert!(
+        matches!(status.code(), Code::Unavailable | Code::Internal),
+        "{status:?}"
+    );
+    std::fs::remove_file(&objects).unwrap();
+    std::fs::create_dir(&objects).unwrap();
+    assert_eq!(
+        rows_of_task(&server, None, &task).await,
+        0,
+        "no row without its object"
+    );
+
+    let locker = own_connection(&server, None).await;
+    let lock = locker.begin().await.unwrap();
+    lock.execute_unprepared("UPDATE tasks SET notes = notes")
+        .await
+        .unwrap();
+    let (status, body) = upload(&server, &http, &task, &[], &jpeg).await;
+    assert!(status.is_server_error(), "{status}: {body}");
+    lock.rollback().await.unwrap();
+    assert_eq!(rows_of_task(&server, None, &task).await, 0);
     let left = object_keys(&server, "photos").await;
     assert!(left.is_empty(), "no object without its row: {left:?}");
     server.stop().await;
