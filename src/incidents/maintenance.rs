@@ -2,6 +2,7 @@
 //! tenant, a device, a PON or an organization) are suppressed. Bounds are inclusive.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -85,6 +86,8 @@ const WINDOW_CACHE_TTL: Duration = Duration::from_secs(2);
 #[derive(Default)]
 pub struct WindowCache {
     tenants: Mutex<HashMap<Uuid, CachedWindows>>,
+    /// Bumped by every [`WindowCache::forget`]: a read that overlapped a change is not kept.
+    changes: AtomicU64,
 }
 
 struct CachedWindows {
@@ -123,6 +126,7 @@ impl WindowCache {
 
     /// Forgets the tenant's windows (after a change to them).
     pub fn forget(&self, tenant_id: Uuid) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
         self.entries().remove(&tenant_id);
     }
 
@@ -138,6 +142,7 @@ impl WindowCache {
         {
             return Ok(cached.windows.clone());
         }
+        let changes_before = self.changes.load(Ordering::SeqCst);
         let windows = Arc::new(
             window::Entity::find()
                 .filter(window::Column::TenantId.eq(tenant_id))
@@ -145,7 +150,11 @@ impl WindowCache {
                 .all(db)
                 .await?,
         );
-        self.entries().insert(
+        let mut entries = self.entries();
+        if self.changes.load(Ordering::SeqCst) != changes_before {
+            return Ok(windows);
+        }
+        entries.insert(
             tenant_id,
             CachedWindows {
                 read_at: Instant::now(),
