@@ -20,6 +20,9 @@ use crate::error::{AppError, AppResult};
 /// stays small while a storm costs no delete per alert.
 const TRIM_ONE_IN: u128 = 8;
 
+/// Most signal rows in one INSERT statement (6 bind parameters each).
+const ROWS_PER_INSERT: usize = 1000;
+
 /// A signal row for `incident` (the payload cut to 4000 characters).
 pub fn signal_row(incident: &Model, key: &str, payload: &str, now: DateTime<Utc>) -> signal::Model {
     signal::Model {
@@ -32,7 +35,8 @@ pub fn signal_row(incident: &Model, key: &str, payload: &str, now: DateTime<Utc>
     }
 }
 
-/// Stores signals within the caller's transaction, trimming the incidents they sample.
+/// Stores signals (within the caller's transaction when it passes one), trimming the incidents
+/// they sample.
 pub async fn store(db: &impl ConnectionTrait, rows: Vec<signal::Model>) -> AppResult<()> {
     if rows.is_empty() {
         return Ok(());
@@ -44,9 +48,18 @@ pub async fn store(db: &impl ConnectionTrait, rows: Vec<signal::Model>) -> AppRe
         .collect();
     trimmed.sort();
     trimmed.dedup();
-    signal::Entity::insert_many(rows.into_iter().map(IntoActiveModel::into_active_model))
-        .exec_without_returning(db)
-        .await?;
+    // Bounded statements: bind parameters are limited (SQLite 32 766, PostgreSQL 65 535).
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows
+            .by_ref()
+            .take(ROWS_PER_INSERT)
+            .map(IntoActiveModel::into_active_model)
+            .collect();
+        signal::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
+    }
     for incident_id in trimmed {
         trim(db, incident_id).await?;
     }
