@@ -59,7 +59,16 @@ pub fn invalid_token() -> AppError {
 }
 
 /// Every row of a listing, fetching it page by page (`fetch` gets each page's token).
-pub async fn collect_pages<T, F, Fut>(mut fetch: F) -> AppResult<Vec<T>>
+pub async fn collect_pages<T, F, Fut>(fetch: F) -> AppResult<Vec<T>>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = AppResult<Page<T>>>,
+{
+    collect_pages_up_to(usize::MAX, fetch).await
+}
+
+/// [`collect_pages`], stopping after the page that brings the rows to `max_rows` or more.
+pub async fn collect_pages_up_to<T, F, Fut>(max_rows: usize, mut fetch: F) -> AppResult<Vec<T>>
 where
     F: FnMut(String) -> Fut,
     Fut: Future<Output = AppResult<Page<T>>>,
@@ -70,8 +79,8 @@ where
         let (page, next) = fetch(token).await?;
         rows.extend(page);
         match next {
-            Some(next) => token = next,
-            None => return Ok(rows),
+            Some(next) if rows.len() < max_rows => token = next,
+            _ => return Ok(rows),
         }
     }
 }

@@ -53,21 +53,12 @@ fn query_uuid(query: &HashMap<String, String>, key: &str) -> Result<Option<uuid:
 }
 
 /// Every page of a listing, for the old unpaged answers (capped at 500 rows like the old API).
-async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, AppError>
+async fn all_pages<T, F, Fut>(fetch: F) -> Result<Vec<T>, AppError>
 where
     F: FnMut(String) -> Fut,
     Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), AppError>>,
 {
-    let mut rows = Vec::new();
-    let mut token = String::new();
-    loop {
-        let (page, next) = fetch(token).await?;
-        rows.extend(page);
-        match next {
-            Some(next) if rows.len() < 500 => token = next,
-            _ => return Ok(rows),
-        }
-    }
+    crate::paging::collect_pages_up_to(500, fetch).await
 }
 
 pub async fn list_devices(
