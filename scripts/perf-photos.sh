@@ -10,8 +10,8 @@
 # e.g. --warmup-seconds 5 --connections 2; not those set below, which clap refuses twice]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/bench.sh
 cargo build --release --bin kasi-fiber --bin loadgen
-bin=${CARGO_TARGET_DIR:-target}/release
 s3_endpoint=${S3_ENDPOINT:-${KASI_TEST_S3_ENDPOINT:-}}
 s3_region=${S3_REGION:-${KASI_TEST_S3_REGION:-us-east-1}}
 s3_access_key=${S3_ACCESS_KEY:-${KASI_TEST_S3_ACCESS_KEY:-}}
@@ -19,18 +19,14 @@ s3_secret_key=${S3_SECRET_KEY:-${KASI_TEST_S3_SECRET_KEY:-}}
 # The server reads these itself; each run below sets only what it means to use.
 unset S3_ENDPOINT S3_REGION S3_ACCESS_KEY S3_SECRET_KEY S3_BUCKET S3_CREATE_BUCKET DATABASE_URL REDIS_URL
 port=${PERF_PORT:-18082}
-export LOADGEN_EMAIL=bench@perf.kasifiber.test LOADGEN_PASSWORD=Bench-Password-1
 # RegisterPhoto is a heavy write (240 a minute per organization by default), which the presigned
 # scenario exceeds; a limit this high keeps the check on the path without refusing.
 export LOG_LEVEL=warn DISABLE_SLA_SCAN=true HEAVY_ORG_LIMIT=1000000000
-export JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-server= data= bucket=
+JWT_SECRET=$(bench_secret)
+export JWT_SECRET
+data= bucket=
 stop_server() {
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
-  server=
+  bench_stop_server
   if [ -n "$data" ]; then rm -rf "$data"; fi
   data=
 }
@@ -47,15 +43,9 @@ trap 'stop_server; [ -z "$bucket" ] || remove_bucket' EXIT
 # The three scenarios against a fresh data dir, with the server's settings from the environment.
 measure() {
   data=$(mktemp -d)
-  DATA_DIR="$data" "$bin"/kasi-fiber seed \
-    --admin-email "$LOADGEN_EMAIL" --admin-password "$LOADGEN_PASSWORD" >/dev/null
-  DATA_DIR="$data" LISTEN_ADDR="127.0.0.1:$port" "$bin"/kasi-fiber serve &
-  server=$!
-  for _ in $(seq 1 100); do
-    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  "$bin"/loadgen --addr "127.0.0.1:$port" \
+  DATA_DIR="$data" bench_seed
+  DATA_DIR="$data" bench_serve "$port"
+  "$bench_bin"/loadgen --addr "127.0.0.1:$port" \
     --scenarios upload-grpc,upload-multipart,upload-presigned \
     --concurrency "${PERF_CONCURRENCY:-4}" --requests "${PERF_REQUESTS:-300}" --seconds 600 "$@"
   if [ -d "$data/objects/photos" ]; then

@@ -6,45 +6,43 @@
 # first page and for the whole answer in one page —
 # then the SLA scan over all tasks run twice (the first counts the overdue tasks, the second is
 # the steady state). Needs a PostgreSQL reachable at PERF_PG (default postgres@127.0.0.1:5432).
+# PERF_FIXTURE_DUMP=file: when the file exists the fixture is restored from it (pg_restore)
+# instead of being created (minutes); when it does not, the created fixture is dumped there.
+# A fixture restored on a later day has more overdue tasks: measure the SLA scan on a fresh one.
 # Usage: scripts/perf-tasks.sh [extra loadgen flags the script does not set, e.g. --seconds 20]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/bench.sh
 cargo build --release --bin kasi-fiber --bin loadgen
-pg=${PERF_PG:-postgres@127.0.0.1:5432}
-db="kasi_perf_$(date +%s)_$$"
 port=${PERF_PORT:-18081}
-data=$(mktemp -d)
-psql "postgres://$pg/postgres" -qc "CREATE DATABASE $db" >/dev/null
-server=
-cleanup() {
-  [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
-  psql "postgres://$pg/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
-  rm -rf "$data"
-}
-trap cleanup EXIT
-export DATABASE_URL="postgres://$pg/$db" DATA_DIR="$data" LOG_LEVEL=warn DISABLE_SLA_SCAN=true
-export LOADGEN_EMAIL=bench@perf.kasifiber.test LOADGEN_PASSWORD=Bench-Password-1
-export JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-target/release/kasi-fiber seed --admin-email "$LOADGEN_EMAIL" --admin-password "$LOADGEN_PASSWORD" >/dev/null
-LISTEN_ADDR="127.0.0.1:$port" target/release/kasi-fiber serve &
-server=$!
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+dump=${PERF_FIXTURE_DUMP:-}
+bench_pg_database
+if [ -n "$dump" ] && [ -s "$dump" ]; then
+  pg_restore --no-owner -d "$DATABASE_URL" "$dump"
+  echo "== fixture restored from $dump"
+  restored=yes
+else
+  bench_seed
+  restored=
+fi
+bench_serve "$port"
 measure() {
-  target/release/loadgen --addr "127.0.0.1:$port" --scenarios work-queue-grpc,list-tasks-grpc \
+  "$bench_bin"/loadgen --addr "127.0.0.1:$port" --scenarios work-queue-grpc,list-tasks-grpc \
     --concurrency 32 --fixture-pons 1000 --fixture-tasks-per-pon 100 --fixture-queue-pons 10 "$@"
 }
-echo "== right after loading the fixture"
-measure "$@"
+if [ -z "$restored" ]; then
+  echo "== right after loading the fixture"
+  measure "$@"
+  if [ -n "$dump" ]; then
+    pg_dump -Fc -d "$DATABASE_URL" -f "$dump"
+  fi
+fi
 psql "$DATABASE_URL" -qc "VACUUM ANALYZE"
 echo "== after VACUUM ANALYZE, first pages (the default page size, 50)"
 measure "$@"
 echo "== after VACUUM ANALYZE, whole answers (--page-size 500: the queue's 200 tasks, a PON's 100)"
 measure --page-size 500 "$@"
-kill "$server" && wait "$server" 2>/dev/null || true
-server=
+bench_stop_server
 psql "$DATABASE_URL" -qAtc "SELECT 'tasks in the database: ' || count(*) FROM tasks"
-target/release/kasi-fiber sla-scan
-target/release/kasi-fiber sla-scan
+"$bench_bin"/kasi-fiber sla-scan
+"$bench_bin"/kasi-fiber sla-scan

@@ -5,22 +5,15 @@
 # Usage: scripts/perf.sh [loadgen flags, e.g. --seconds 20 --concurrency 64]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/bench.sh
 cargo build --release --bin kasi-fiber --bin loadgen
 port=${PERF_PORT:-18080}
 data=$(mktemp -d)
-export LOADGEN_EMAIL=bench@perf.kasifiber.test LOADGEN_PASSWORD=Bench-Password-1
-DATA_DIR="$data" LOG_LEVEL=warn target/release/kasi-fiber seed \
-  --admin-email "$LOADGEN_EMAIL" --admin-password "$LOADGEN_PASSWORD" >/dev/null
-JWT_SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
-TOKIO_WORKER_THREADS=${SERVER_THREADS:-1} LOG_LEVEL=warn DATA_DIR="$data" LISTEN_ADDR="127.0.0.1:$port" \
-  taskset -c 0 target/release/kasi-fiber serve &
-server=$!
-trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+trap 'bench_stop_server; rm -rf "$data"' EXIT
+DATA_DIR="$data" LOG_LEVEL=warn bench_seed
+JWT_SECRET=$(bench_secret) TOKIO_WORKER_THREADS=${SERVER_THREADS:-1} LOG_LEVEL=warn DATA_DIR="$data" \
+  bench_serve "$port" 0
 sleep 2
-echo "server idle RSS: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$server/status)"
-taskset -c 1 target/release/loadgen --addr "127.0.0.1:$port" "$@"
-echo "server RSS after load: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$server/status)"
+echo "server idle RSS: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$bench_server/status)"
+taskset -c 1 "$bench_bin"/loadgen --addr "127.0.0.1:$port" "$@"
+echo "server RSS after load: $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$bench_server/status)"

@@ -13,6 +13,7 @@ mod m20261127_000007_stringing_runs;
 mod m20261127_000008_photos_certificates;
 mod m20261127_000009_netops;
 mod m20261127_000010_network_extras;
+mod m20261127_000011_work_queue_index;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000008_photos_certificates::Migration),
             Box::new(m20261127_000009_netops::Migration),
             Box::new(m20261127_000010_network_extras::Migration),
+            Box::new(m20261127_000011_work_queue_index::Migration),
         ]
     }
 }

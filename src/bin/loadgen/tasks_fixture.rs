@@ -149,9 +149,10 @@ pub async fn create(channel: Channel, bearer: Bearer, shape: Shape) -> anyhow::R
 
     let tasks = task_client(channel.clone(), bearer.clone());
     let today = chrono::Utc::now().date_naive();
-    let drafts = pon_ids
-        .iter()
-        .flat_map(|pon_id| (0..shape.tasks_per_pon).map(move |index| (pon_id.clone(), index)));
+    // Index-major, so the requests in flight add to different PONs (each insert recomputes and
+    // locks its PON's progress: PON-major order queues them all behind one PON).
+    let drafts = (0..shape.tasks_per_pon)
+        .flat_map(|index| pon_ids.iter().map(move |pon_id| (pon_id.clone(), index)));
     stream::iter(drafts)
         .map(|(pon_id, index)| {
             let mut client = tasks.clone();
