@@ -72,11 +72,26 @@ pub async fn list<E: Scoped>(
     after: Option<Uuid>,
     limit: u64,
 ) -> AppResult<Vec<E::Model>> {
+    Ok(
+        page_query::<E>(tenant_id, organization, filter, after, limit)
+            .all(db)
+            .await?,
+    )
+}
+
+/// The query [`list`] runs, for callers that decode its rows themselves.
+pub fn page_query<E: Scoped>(
+    tenant_id: Uuid,
+    organization: Option<Uuid>,
+    filter: Condition,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Select<E> {
     let mut query = scoped::<E>(tenant_id, organization).filter(filter);
     if let Some(after) = after {
         query = query.filter(E::ID.gt(after));
     }
-    Ok(query.order_by_asc(E::ID).limit(limit).all(db).await?)
+    query.order_by_asc(E::ID).limit(limit)
 }
 
 pub async fn insert<E: Scoped>(db: &impl ConnectionTrait, row: E::Model) -> AppResult<E::Model> {

@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use kasi_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::postgres::PgRow;
+use sea_orm::sqlx::sqlite::SqliteRow;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ConnectOptions, ConnectionTrait, Database,
-    DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, Iterable, ModelTrait,
+    DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, Iterable, ModelTrait, QueryTrait,
+    Select,
 };
 
 use crate::config::DatabaseConfig;
@@ -50,6 +53,32 @@ pub async fn connect(
 }
 
 /// Applies every pending migration (PostGIS is enabled by the first one on PostgreSQL).
+/// The rows of `query`, decoded by sqlx itself (`sqlx::FromRow`) instead of sea-orm: sea-orm
+/// formats an error message for every NULL column it reads and then drops it, which on wide rows
+/// with many unset columns was half the server's CPU in a 200-task answer. sea-orm decodes
+/// through the same sqlx decoders, so the values are the same.
+pub async fn fetch_all<E, M>(db: &impl ConnectionTrait, query: Select<E>) -> Result<Vec<M>, DbErr>
+where
+    E: EntityTrait,
+    M: for<'r> sqlx::FromRow<'r, PgRow> + for<'r> sqlx::FromRow<'r, SqliteRow>,
+{
+    let rows = db
+        .query_all_raw(query.build(db.get_database_backend()))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let decoded = if let Some(row) = row.try_as_pg_row() {
+                M::from_row(row)
+            } else if let Some(row) = row.try_as_sqlite_row() {
+                M::from_row(row)
+            } else {
+                return Err(DbErr::Type("a row of neither PostgreSQL nor SQLite".into()));
+            };
+            decoded.map_err(|error| DbErr::Type(error.to_string()))
+        })
+        .collect()
+}
+
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None)
         .await

@@ -5,7 +5,8 @@ use sea_orm::entity::prelude::*;
 
 use crate::organizations::store::Scoped;
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// Also `sqlx::FromRow`, for the listings that decode through [`crate::storage::db::fetch_all`].
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, sqlx::FromRow)]
 #[sea_orm(table_name = "tasks")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]

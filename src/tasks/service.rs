@@ -28,6 +28,7 @@ use crate::organizations::model::{assignment, contract, organization};
 use crate::organizations::store;
 use crate::paging::{self, Page};
 use crate::pons::model as pon;
+use crate::storage::db;
 
 /// A task as a caller sets it, already parsed into domain types.
 #[derive(Clone, Debug, Default)]
@@ -240,15 +241,9 @@ impl TaskService {
                 .ok_or_else(|| AppError::invalid("step", format!("`{step}` {}", steps_rule())))?;
             condition = condition.add(model::Column::Step.eq(step));
         }
-        let rows = store::list::<model::Entity>(
-            &self.db,
-            ctx.tenant_id,
-            None,
-            condition,
-            after,
-            limit + 1,
-        )
-        .await?;
+        let query =
+            store::page_query::<model::Entity>(ctx.tenant_id, None, condition, after, limit + 1);
+        let rows = db::fetch_all(&self.db, query).await?;
         Ok(paging::into_page(NAME, rows, limit, |row| row.id))
     }
 
@@ -418,13 +413,12 @@ impl TaskService {
         }
         // `NULLS LAST` rather than `x IS NULL` keys: PostgreSQL then sorts on plain columns
         // (half the query's time at 200 routed tasks).
-        let rows = query
+        let query = query
             .order_by_with_nulls(model::Column::SlaDueAt, Order::Asc, NullOrdering::Last)
             .order_by_with_nulls(model::Column::DueDate, Order::Asc, NullOrdering::Last)
             .order_by_asc(model::Column::Id)
-            .limit(limit + 1)
-            .all(&self.db)
-            .await?;
+            .limit(limit + 1);
+        let rows = db::fetch_all(&self.db, query).await?;
         Ok(paging::into_keyed_page(QUEUE, rows, limit, |task| {
             QueueKey::of(task).to_string()
         }))
