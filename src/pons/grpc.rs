@@ -268,9 +268,9 @@ pub fn timestamp(time: chrono::DateTime<chrono::Utc>) -> Timestamp {
     }
 }
 
+/// `YYYY-MM-DD` (chrono's `Display`, the same text as `%Y-%m-%d` without parsing a format).
 pub fn date_text(date: Option<NaiveDate>) -> String {
-    date.map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
+    date.map(|d| d.to_string()).unwrap_or_default()
 }
 
 pub fn id_text(id: Option<Uuid>) -> String {
@@ -312,5 +312,19 @@ pub fn pon_to_proto(pon: &Model) -> v1::Pon {
         sla_breaches: pon.sla_breaches,
         created_at: Some(timestamp(pon.created_at)),
         updated_at: Some(timestamp(pon.updated_at)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_written_as_they_are_read() {
+        for text in ["2026-11-27", "0987-03-04", "9999-12-31"] {
+            let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+            assert_eq!(date_text(Some(date)), text);
+        }
+        assert_eq!(date_text(None), "");
     }
 }
