@@ -1,5 +1,6 @@
-//! The work queue's index: the open tasks of each (PON, step) in queue order (SLA due time, due
-//! date, id), so a route's share of a queue page is read in order, never sorted from every task.
+//! The work queue's index: only open tasks, by (PON, step) and then in queue order (SLA due
+//! time, due date, id), so the queue reads the open tasks of its routes, not every task of
+//! their PONs.
 
 use sea_orm_migration::prelude::*;
 

@@ -52,7 +52,6 @@ pub async fn connect(
     Ok(db)
 }
 
-/// Applies every pending migration (PostGIS is enabled by the first one on PostgreSQL).
 /// The rows of `query`, decoded by sqlx itself (`sqlx::FromRow`) instead of sea-orm: sea-orm
 /// formats an error message for every NULL column it reads and then drops it, which on wide rows
 /// with many unset columns was half the server's CPU in a 200-task answer. sea-orm decodes
@@ -79,6 +78,7 @@ where
         .collect()
 }
 
+/// Applies every pending migration (PostGIS is enabled by the first one on PostgreSQL).
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None)
         .await
