@@ -90,7 +90,7 @@ impl SlaScan {
     }
 
     async fn scan(&self, now: DateTime<Utc>) -> anyhow::Result<ScanReport> {
-        let open = [Status::Pending, Status::InProgress, Status::OnHold].map(Status::as_str);
+        let open = Status::OPEN.map(Status::as_str);
         // Only targets inside the warning window or past. A due date's target (the end of that
         // day in some zone) is after 00:00 UTC of that day, so it is in the window only when
         // the day is not after the horizon's UTC date.

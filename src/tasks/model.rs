@@ -132,6 +132,9 @@ impl Status {
         Status::Cancelled,
     ];
 
+    /// The statuses of work still to do (the work queue's and the SLA scan's).
+    pub const OPEN: [Status; 3] = [Status::Pending, Status::InProgress, Status::OnHold];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pending => "pending",
