@@ -7,6 +7,14 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+/// What a public self-registration gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SelfRegistration {
+    Off,
+    Approval,
+    Open,
+}
+
 /// How logs are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -188,9 +196,16 @@ pub struct AuthConfig {
     #[arg(long, env = "DEV_TRUST_X_ROLE", default_value_t = false, action = clap::ArgAction::Set)]
     pub dev_trust_x_role: bool,
 
-    /// Let anyone register (as PM or SITE) through the public Register RPC.
-    #[arg(long, env = "ALLOW_SELF_REGISTRATION", default_value_t = true, action = clap::ArgAction::Set)]
-    pub allow_self_registration: bool,
+    /// Public Register (PM or SITE only): `off`; `approval` (default: the default tenant or an
+    /// invite's, and nothing but the own profile until an admin approves); `open` (any tenant by
+    /// slug, active at once — demos only, logged loudly).
+    #[arg(
+        long,
+        env = "SELF_REGISTRATION",
+        value_enum,
+        default_value = "approval"
+    )]
+    pub self_registration: SelfRegistration,
 
     /// Login attempts allowed per account and per client IP in each window.
     #[arg(long, env = "LOGIN_ACCOUNT_LIMIT", default_value_t = 10)]
@@ -224,9 +239,10 @@ pub struct AuthConfig {
     )]
     pub heavy_org_bypass_roles: Vec<String>,
 
-    /// Peers whose `X-Forwarded-For` is believed (comma list of IPs); others count as the client.
-    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',')]
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Peers whose `X-Forwarded-For` is believed (comma list of IPs or CIDR ranges); it is read
+    /// right to left past these, and others count as the client.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::client_addr::parse_range)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Photo uploads and the evidence rule.

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod certificates;
 pub mod cli;
+pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod configs;

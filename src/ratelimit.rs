@@ -1,13 +1,8 @@
 //! Rate limits over the cache port (shared through Redis across replicas, in-process
-//! without it), and the client address they key on. A store outage fails open (logged)
-//! unless configured to fail closed.
+//! without it). A store outage fails open (logged) unless configured to fail closed.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-
-use axum::extract::ConnectInfo;
-use http::{Extensions, HeaderMap};
 
 use crate::error::{AppError, AppResult};
 use crate::storage::Cache;
@@ -51,27 +46,6 @@ impl RateLimiter {
     }
 }
 
-/// The client's address: the socket peer, or the first `X-Forwarded-For` hop when the peer
-/// is a trusted proxy.
-pub fn client_ip(
-    extensions: &Extensions,
-    headers: &HeaderMap,
-    trusted_proxies: &[IpAddr],
-) -> Option<IpAddr> {
-    let peer = extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())?;
-    if !trusted_proxies.contains(&peer) {
-        return Some(peer);
-    }
-    headers
-        .get("x-forwarded-for")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|list| list.split(',').next())
-        .and_then(|first| first.trim().parse().ok())
-        .or(Some(peer))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,19 +66,5 @@ mod tests {
             other => panic!("expected a refusal, got {other:?}"),
         }
         limiter.check("login:b", 3, window).await.unwrap();
-    }
-
-    #[test]
-    fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let mut extensions = Extensions::new();
-        extensions.insert(ConnectInfo::<SocketAddr>("10.0.0.5:4000".parse().unwrap()));
-        let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", "203.0.113.9, 10.0.0.5".parse().unwrap());
-        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
-        assert_eq!(client_ip(&extensions, &headers, &[]), Some(proxy));
-        assert_eq!(
-            client_ip(&extensions, &headers, &[proxy]),
-            Some("203.0.113.9".parse().unwrap())
-        );
     }
 }

@@ -14,6 +14,7 @@ mod m20261127_000008_photos_certificates;
 mod m20261127_000009_netops;
 mod m20261127_000010_network_extras;
 mod m20261127_000011_work_queue_index;
+mod m20261205_000012_hardening;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000009_netops::Migration),
             Box::new(m20261127_000010_network_extras::Migration),
             Box::new(m20261127_000011_work_queue_index::Migration),
+            Box::new(m20261205_000012_hardening::Migration),
         ]
     }
 }

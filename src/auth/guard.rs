@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::heavy::{HEAVY_WRITES, HeavyWrites};
 use super::jwt::JwtKey;
-use super::permissions::{Access, access_for};
+use super::permissions::{Access, Rpc, access_for, open_to_pending_accounts};
 use super::{Principal, Role};
 use crate::clock::Clock;
 use crate::config::AuthConfig;
@@ -39,6 +39,8 @@ struct UserState {
     role: Role,
     organization_id: Option<Uuid>,
     active: bool,
+    /// Self-registered and not yet approved by an admin.
+    pending_approval: bool,
     password_changed_at: i64,
 }
 
@@ -49,7 +51,8 @@ pub struct Guard {
     ttl: Duration,
     external: Option<JwtKey>,
     dev_trust_x_role: bool,
-    /// `package.Service/Method` of every RPC served (an undeclared one is refused).
+    /// `package.Service/Method` of every RPC served; other paths go on to the router, which
+    /// answers UNIMPLEMENTED.
     served: HashSet<String>,
     heavy: HeavyWrites,
     clock: Arc<dyn Clock>,
@@ -57,6 +60,10 @@ pub struct Guard {
 
 fn invalid_token() -> AppError {
     AppError::Unauthenticated("invalid token".into())
+}
+
+fn awaiting_approval() -> AppError {
+    AppError::PermissionDenied("account awaiting approval".into())
 }
 
 impl Guard {
@@ -138,7 +145,7 @@ impl Guard {
     }
 
     /// Checks a call of `method` (`/package.Service/Method`): the principal for RPCs that need one,
-    /// None for public ones.
+    /// None for public ones. A method the permission table does not name is refused.
     pub async fn authorize(
         &self,
         method: &str,
@@ -148,15 +155,16 @@ impl Guard {
         let allowed = match access_for(name) {
             Some(Access::Public) => return Ok(None),
             Some(Access::Roles(roles)) => roles,
-            None if self.served.contains(name) => {
+            None => {
                 return Err(AppError::PermissionDenied(format!(
                     "{name} has no declared permission"
                 )));
             }
-            // Not one of ours: the router answers UNIMPLEMENTED.
-            None => return Ok(None),
         };
-        let principal = self.authenticate(headers).await?;
+        let (principal, pending_approval) = self.verified(headers).await?;
+        if pending_approval && !open_to_pending_accounts(name) {
+            return Err(awaiting_approval());
+        }
         if !allowed.contains(&principal.role) {
             return Err(AppError::PermissionDenied(format!(
                 "role {} may not call {name}",
@@ -169,19 +177,24 @@ impl Guard {
 
     /// The same check as `authorize`, for HTTP adapters outside the gRPC routes (core-API and
     /// legacy paths), answered as the context the services take.
-    pub async fn context_for(
-        &self,
-        method: &str,
-        headers: &HeaderMap,
-    ) -> AppResult<RequestContext> {
-        Ok(match self.authorize(method, headers).await? {
+    pub async fn context_for(&self, rpc: Rpc, headers: &HeaderMap) -> AppResult<RequestContext> {
+        Ok(match self.authorize(rpc.name(), headers).await? {
             Some(principal) => RequestContext::for_principal(principal),
             None => RequestContext::anonymous(),
         })
     }
 
-    /// Who sent these headers: `authorization: Bearer …` or `x-auth-token`.
+    /// Who sent these headers: `authorization: Bearer …` or `x-auth-token`. An account awaiting
+    /// approval is refused.
     pub async fn authenticate(&self, headers: &HeaderMap) -> AppResult<Principal> {
+        match self.verified(headers).await? {
+            (_, true) => Err(awaiting_approval()),
+            (principal, false) => Ok(principal),
+        }
+    }
+
+    /// The verified caller, and whether its account still awaits approval.
+    async fn verified(&self, headers: &HeaderMap) -> AppResult<(Principal, bool)> {
         let Some(token) = bearer_token(headers) else {
             if self.dev_trust_x_role
                 && let Some(role) = headers
@@ -189,12 +202,15 @@ impl Guard {
                     .and_then(|v| v.to_str().ok())
                     .and_then(Role::parse)
             {
-                return Ok(Principal {
-                    user_id: None,
-                    tenant_id: DEFAULT_TENANT,
-                    role,
-                    organization_id: None,
-                });
+                return Ok((
+                    Principal {
+                        user_id: None,
+                        tenant_id: DEFAULT_TENANT,
+                        role,
+                        organization_id: None,
+                    },
+                    false,
+                ));
             }
             return Err(AppError::Unauthenticated("missing credentials".into()));
         };
@@ -203,7 +219,7 @@ impl Guard {
             Ok(claims) => self.local_principal(&claims).await,
             Err(own_error) => match &self.external {
                 Some(external) => match external.verify(token, now) {
-                    Ok(claims) => external_principal(&claims),
+                    Ok(claims) => external_principal(&claims).map(|principal| (principal, false)),
                     Err(error) => {
                         tracing::debug!(%own_error, %error, "token refused");
                         Err(invalid_token())
@@ -218,7 +234,7 @@ impl Guard {
     }
 
     /// Our token's user as stored now: active, same tenant, no password change since the token.
-    async fn local_principal(&self, claims: &Map<String, Value>) -> AppResult<Principal> {
+    async fn local_principal(&self, claims: &Map<String, Value>) -> AppResult<(Principal, bool)> {
         let claim_uuid = |name: &str| {
             claims
                 .get(name)
@@ -236,12 +252,15 @@ impl Guard {
         if user.tenant_id != tenant_id || !user.active || issued_at < user.password_changed_at {
             return Err(invalid_token());
         }
-        Ok(Principal {
-            user_id: Some(user_id),
-            tenant_id: user.tenant_id,
-            role: user.role,
-            organization_id: user.organization_id,
-        })
+        Ok((
+            Principal {
+                user_id: Some(user_id),
+                tenant_id: user.tenant_id,
+                role: user.role,
+                organization_id: user.organization_id,
+            },
+            user.pending_approval,
+        ))
     }
 
     /// The user's current state, from the short-lived cache or the database.
@@ -264,6 +283,7 @@ impl Guard {
             role: user.role(),
             organization_id: user.organization_id,
             active: user.active,
+            pending_approval: user.pending_approval,
             password_changed_at: user.password_changed_at.timestamp(),
         };
         let mut users = self
@@ -339,10 +359,15 @@ pub async fn grpc_guard(
     mut request: Request,
     next: Next,
 ) -> Response {
-    match guard
-        .authorize(request.uri().path(), request.headers())
-        .await
+    let path = request.uri().path();
+    if !guard
+        .served
+        .contains(path.strip_prefix('/').unwrap_or(path))
     {
+        // Not an RPC of ours: the router answers UNIMPLEMENTED, with nobody's authority.
+        return next.run(request).await;
+    }
+    match guard.authorize(path, request.headers()).await {
         Ok(principal) => {
             if let Some(principal) = principal {
                 request.extensions_mut().insert(principal);
@@ -356,6 +381,61 @@ pub async fn grpc_guard(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A guard over an empty in-memory database (enough for refusals that need no user).
+    async fn guard() -> Guard {
+        #[derive(clap::Parser)]
+        struct Args {
+            #[command(flatten)]
+            auth: AuthConfig,
+        }
+        let auth = <Args as clap::Parser>::parse_from(["test"]).auth;
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        let limiter = RateLimiter::new(
+            Arc::new(crate::storage::cache::MemoryCache::default()),
+            false,
+        );
+        let served = crate::server::served_rpcs().unwrap();
+        Guard::new(
+            &auth,
+            db,
+            served,
+            limiter,
+            Arc::new(crate::clock::SystemClock),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_method_missing_from_the_table_is_refused_not_public() {
+        let guard = guard().await;
+        let headers = HeaderMap::new();
+        for undeclared in [
+            "kasi.fiber.v1.PonService/ListPon",
+            "/kasi.fiber.v1.NoSuchService/Get",
+            "",
+        ] {
+            match guard.authorize(undeclared, &headers).await {
+                Err(AppError::PermissionDenied(message)) => {
+                    assert!(message.contains("no declared permission"), "{message}")
+                }
+                other => panic!("{undeclared:?} was not refused: {other:?}"),
+            }
+        }
+        // Declared public RPCs stay public; declared role RPCs need credentials.
+        assert!(matches!(
+            guard
+                .authorize("/kasi.fiber.v1.AuthService/Login", &headers)
+                .await,
+            Ok(None)
+        ));
+        assert!(matches!(
+            guard
+                .authorize("/kasi.fiber.v1.PonService/ListPons", &headers)
+                .await,
+            Err(AppError::Unauthenticated(_))
+        ));
+    }
 
     #[test]
     fn tokens_come_from_either_header() {

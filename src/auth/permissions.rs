@@ -1,8 +1,14 @@
 //! The permission table: every RPC's allowed roles, declared once. The gRPC guard (and so
 //! grpc-web and REST, which dispatch through it) and the legacy adapters all consult it; an
-//! RPC missing from it is refused, never allowed by default.
+//! RPC missing from it is refused, never allowed by default. Also declared here: the parts of
+//! a reading RPC's request that write, the RPCs a pending account may call, and the `rpc!`
+//! names the HTTP adapters check access with (verified against the served RPCs at start).
+
+use std::collections::HashSet;
 
 use super::Role;
+use crate::context::RequestContext;
+use crate::error::{AppError, AppResult};
 
 /// Who may call an RPC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +68,14 @@ const TABLE: &[(&str, Access)] = &[
     ),
     (
         "kasi.fiber.v1.UserService/SetUserRole",
+        Access::Roles(ADMIN),
+    ),
+    (
+        "kasi.fiber.v1.UserService/ApproveUser",
+        Access::Roles(ADMIN),
+    ),
+    (
+        "kasi.fiber.v1.UserService/CreateInvite",
         Access::Roles(ADMIN),
     ),
     (
@@ -403,6 +417,97 @@ const TABLE: &[(&str, Access)] = &[
     ),
 ];
 
+/// Request fields that make an RPC write although its callers include read-only roles: setting
+/// the field needs one of these roles (`EvaluateOptical` reads, but `raise_incidents` opens
+/// incidents).
+const WRITING_PARTS: &[(&str, &str, &[Role])] = &[(
+    "kasi.fiber.v1.OpticalService/EvaluateOptical",
+    "raise_incidents",
+    INCIDENT_OPENERS,
+)];
+
+/// What an account awaiting approval may call: its own profile, nothing else.
+const PENDING_ACCOUNT_RPCS: &[&str] = &["kasi.fiber.v1.AuthService/Me"];
+
+/// Whether an account awaiting an admin's approval may call `method`.
+pub fn open_to_pending_accounts(method: &str) -> bool {
+    PENDING_ACCOUNT_RPCS.contains(&method.strip_prefix('/').unwrap_or(method))
+}
+
+/// Refuses a caller who set `field` of `method`'s request without a role that may write it.
+pub fn check_writing_part(ctx: &RequestContext, method: &str, field: &str) -> AppResult<()> {
+    let Some((_, _, writers)) = WRITING_PARTS
+        .iter()
+        .find(|(name, part, _)| *name == method && *part == field)
+    else {
+        return Err(AppError::PermissionDenied(format!(
+            "{method}.{field} has no declared writers"
+        )));
+    };
+    match ctx.role() {
+        Some(role) if writers.contains(&role) => Ok(()),
+        role => Err(AppError::PermissionDenied(format!(
+            "role {} may not set {field}",
+            role.map_or("anonymous", Role::as_str)
+        ))),
+    }
+}
+
+/// An RPC whose access an HTTP adapter (core-API or legacy path) checks. Made only by `rpc!`,
+/// which also registers the name, so the server can refuse to start when an adapter names an
+/// RPC that is not served (a typo would otherwise be a route nobody could call, or worse).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rpc(&'static str);
+
+impl Rpc {
+    #[doc(hidden)]
+    pub const fn registered(name: &'static str) -> Self {
+        Rpc(name)
+    }
+
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+inventory::collect!(Rpc);
+
+/// `rpc!("PonService/ListPons")`: the RPC `kasi.fiber.v1.PonService/ListPons`, registered for
+/// the start-up check.
+#[macro_export]
+macro_rules! rpc {
+    ($name:literal) => {{
+        ::inventory::submit! {
+            $crate::auth::permissions::Rpc::registered(concat!("kasi.fiber.v1.", $name))
+        }
+        $crate::auth::permissions::Rpc::registered(concat!("kasi.fiber.v1.", $name))
+    }};
+}
+
+/// Every RPC name an adapter checks access with.
+pub fn adapter_rpcs() -> impl Iterator<Item = &'static str> {
+    inventory::iter::<Rpc>.into_iter().map(|rpc| rpc.0)
+}
+
+/// Start-up check: every name in the permission table and every adapter's `rpc!` is an RPC
+/// the server serves (`served` holds `package.Service/Method`).
+pub fn check_declared_names(
+    served: &HashSet<String>,
+    adapters: impl IntoIterator<Item = &'static str>,
+) -> anyhow::Result<()> {
+    let unknown: Vec<&str> = declared_methods()
+        .chain(adapters)
+        .chain(WRITING_PARTS.iter().map(|(name, _, _)| *name))
+        .chain(PENDING_ACCOUNT_RPCS.iter().copied())
+        .filter(|name| !served.contains(*name))
+        .collect();
+    anyhow::ensure!(
+        unknown.is_empty(),
+        "permissions name RPCs that are not served: {unknown:?}"
+    );
+    Ok(())
+}
+
 /// The access declared for a method, given as `/package.Service/Method` or `package.Service/Method`.
 pub fn access_for(method: &str) -> Option<Access> {
     let method = method.strip_prefix('/').unwrap_or(method);
@@ -425,20 +530,7 @@ mod tests {
 
     /// Every method of every service we serve, from the descriptor sets.
     fn served_methods() -> BTreeSet<String> {
-        let mut pool =
-            prost_reflect::DescriptorPool::decode(crate::proto::FILE_DESCRIPTOR_SET).unwrap();
-        pool.decode_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .unwrap();
-        pool.decode_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
-            .unwrap();
-        pool.services()
-            .flat_map(|service| {
-                service
-                    .methods()
-                    .map(|method| format!("{}/{}", service.full_name(), method.name()))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
+        crate::server::served_rpcs().unwrap().into_iter().collect()
     }
 
     #[test]
@@ -472,6 +564,59 @@ mod tests {
             );
             assert!(*limit > 0);
         }
+    }
+
+    #[test]
+    fn the_start_up_check_refuses_an_adapter_name_that_is_not_served() {
+        let served: HashSet<String> = served_methods().into_iter().collect();
+        let registered: Vec<&str> = adapter_rpcs().collect();
+        assert!(
+            registered.contains(&"kasi.fiber.v1.PonService/ListPons"),
+            "the adapters' rpc! names are collected: {registered:?}"
+        );
+        check_declared_names(&served, adapter_rpcs()).expect("every adapter name is served");
+        let typo = check_declared_names(&served, ["kasi.fiber.v1.PonService/ListPon"])
+            .expect_err("a typo stops the server");
+        assert!(typo.to_string().contains("PonService/ListPon"), "{typo}");
+    }
+
+    #[test]
+    fn read_only_roles_cannot_set_writing_parts() {
+        let ctx = |role| {
+            RequestContext::for_principal(crate::auth::Principal {
+                user_id: None,
+                tenant_id: crate::context::DEFAULT_TENANT,
+                role,
+                organization_id: None,
+            })
+        };
+        let evaluate = "kasi.fiber.v1.OpticalService/EvaluateOptical";
+        assert!(matches!(
+            check_writing_part(&ctx(Role::Auditor), evaluate, "raise_incidents"),
+            Err(AppError::PermissionDenied(_))
+        ));
+        assert!(check_writing_part(&ctx(Role::Noc), evaluate, "raise_incidents").is_ok());
+        // An undeclared part is refused, not allowed.
+        assert!(check_writing_part(&ctx(Role::Admin), evaluate, "other_flag").is_err());
+        // Every role that may set a writing part may call its RPC, and none is read-only.
+        for (method, _, writers) in WRITING_PARTS {
+            let Some(Access::Roles(callers)) = access_for(method) else {
+                panic!("{method} is not declared");
+            };
+            assert!(writers.iter().all(|role| callers.contains(role)));
+            assert!(!writers.contains(&Role::Auditor));
+        }
+    }
+
+    #[test]
+    fn pending_accounts_only_read_themselves() {
+        assert!(open_to_pending_accounts("/kasi.fiber.v1.AuthService/Me"));
+        assert!(!open_to_pending_accounts(
+            "kasi.fiber.v1.UserService/ListUsers"
+        ));
+        assert!(!open_to_pending_accounts(
+            "kasi.fiber.v1.OrganizationService/DeleteOrganization"
+        ));
     }
 
     #[test]

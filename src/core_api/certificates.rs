@@ -13,6 +13,7 @@ use super::{CoreApi, Failure, created, parse_body};
 use crate::certificates::service::CertificateDraft;
 use crate::error::AppError;
 use crate::photos::model::certificate;
+use crate::rpc;
 
 /// The old body; `passed` and `checked_by` are accepted and ignored (computed by the server).
 #[derive(Deserialize)]
@@ -47,10 +48,7 @@ pub async fn create(
 ) -> Result<Json<Value>, Failure> {
     let ctx = api
         .guard
-        .context_for(
-            "kasi.fiber.v1.CertificateService/CreateCertificate",
-            &headers,
-        )
+        .context_for(rpc!("CertificateService/CreateCertificate"), &headers)
         .await
         .map_err(Failure::service)?;
     let body: CertificateIn = parse_body(body)?;
@@ -103,10 +101,7 @@ pub async fn list(
 ) -> Result<Json<Value>, Failure> {
     let ctx = api
         .guard
-        .context_for(
-            "kasi.fiber.v1.CertificateService/ListCertificates",
-            &headers,
-        )
+        .context_for(rpc!("CertificateService/ListCertificates"), &headers)
         .await
         .map_err(Failure::service)?;
     let pon_id = pon_id(query.pon_id.as_deref())?;

@@ -14,6 +14,7 @@ use crate::error::AppError;
 use crate::organizations::model::OrganizationType;
 use crate::organizations::service::{AssignmentDraft, ContractDraft};
 use crate::pons::grpc::Violations;
+use crate::rpc;
 
 /// The old body of `POST /contracts`. Every key is optional here so that a missing one is
 /// reported by name; keys the model does not know are ignored, as pydantic does.
@@ -106,7 +107,7 @@ pub async fn create_contract(
 ) -> Result<Json<Value>, Failure> {
     let ctx = api
         .guard
-        .context_for("kasi.fiber.v1.ContractService/CreateContract", &headers)
+        .context_for(rpc!("ContractService/CreateContract"), &headers)
         .await
         .map_err(Failure::service)?;
     let draft = parse_body::<NewContract>(body)?
@@ -127,7 +128,7 @@ pub async fn create_assignment(
 ) -> Result<Json<Value>, Failure> {
     let ctx = api
         .guard
-        .context_for("kasi.fiber.v1.AssignmentService/CreateAssignment", &headers)
+        .context_for(rpc!("AssignmentService/CreateAssignment"), &headers)
         .await
         .map_err(Failure::service)?;
     let draft = parse_body::<NewAssignment>(body)?

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 use super::{CoreApi, Failure, created, parse_body};
+use crate::auth::permissions::Rpc;
 use crate::context::RequestContext;
 use crate::devices::json::{self as device_json, Dialect, Reader};
 use crate::devices::service::DeviceFilter;
@@ -20,14 +21,15 @@ use crate::incidents::json as incident_json;
 use crate::incidents::maintenance::WindowDraft;
 use crate::incidents::service::IncidentFilter;
 use crate::pons::grpc::parse_id;
+use crate::rpc;
 
 async fn context(
     api: &CoreApi,
-    method: &str,
+    method: Rpc,
     headers: &HeaderMap,
 ) -> Result<RequestContext, Failure> {
     api.guard
-        .context_for(&format!("kasi.fiber.v1.{method}"), headers)
+        .context_for(method, headers)
         .await
         .map_err(Failure::service)
 }
@@ -66,7 +68,7 @@ pub async fn list_devices(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, Failure> {
-    let ctx = context(&api, "DeviceService/ListDevices", &headers).await?;
+    let ctx = context(&api, rpc!("DeviceService/ListDevices"), &headers).await?;
     let filter = DeviceFilter {
         r#type: query.get("role").cloned().filter(|role| !role.is_empty()),
         pon_id: query_uuid(&query, "pon_id")?,
@@ -92,7 +94,7 @@ pub async fn create_device(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, Failure> {
-    let ctx = context(&api, "DeviceService/CreateDevice", &headers).await?;
+    let ctx = context(&api, rpc!("DeviceService/CreateDevice"), &headers).await?;
     let body = parse_body::<Map<String, Value>>(body)?;
     for required in ["name", "role"] {
         if !body.contains_key(required) {
@@ -115,7 +117,7 @@ pub async fn update_device(
     Path(device_id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, Failure> {
-    let ctx = context(&api, "DeviceService/UpdateDevice", &headers).await?;
+    let ctx = context(&api, rpc!("DeviceService/UpdateDevice"), &headers).await?;
     let id = path_id("device_id", &device_id)?;
     let body = parse_body::<Map<String, Value>>(body)?;
     let (draft, present) = device_json::draft(&body, Dialect::Core).map_err(Failure::service)?;
@@ -132,7 +134,7 @@ pub async fn list_incidents(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, Failure> {
-    let ctx = context(&api, "IncidentService/ListIncidents", &headers).await?;
+    let ctx = context(&api, rpc!("IncidentService/ListIncidents"), &headers).await?;
     let filter = IncidentFilter {
         status: query
             .get("status")
@@ -160,7 +162,7 @@ pub async fn create_incident(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, Failure> {
-    let ctx = context(&api, "IncidentService/CreateIncident", &headers).await?;
+    let ctx = context(&api, rpc!("IncidentService/CreateIncident"), &headers).await?;
     let body = parse_body::<Map<String, Value>>(body)?;
     for required in ["title", "severity", "category"] {
         if !body.contains_key(required) {
@@ -184,7 +186,7 @@ pub async fn update_incident(
     Path(incident_id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, Failure> {
-    let ctx = context(&api, "IncidentService/UpdateIncident", &headers).await?;
+    let ctx = context(&api, rpc!("IncidentService/UpdateIncident"), &headers).await?;
     let id = path_id("incident_id", &incident_id)?;
     let body = parse_body::<Map<String, Value>>(body)?;
     for server_side in [
@@ -259,7 +261,7 @@ pub async fn assign_incident(
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Result<Json<Value>, Failure> {
-    let ctx = context(&api, "IncidentService/AssignIncident", &headers).await?;
+    let ctx = context(&api, rpc!("IncidentService/AssignIncident"), &headers).await?;
     let id = path_id("incident_id", &incident_id)?;
     let from_body = serde_json::from_slice::<Value>(&body)
         .ok()
@@ -289,7 +291,7 @@ pub async fn create_window(
 ) -> Result<Json<Value>, Failure> {
     let ctx = context(
         &api,
-        "MaintenanceWindowService/CreateMaintenanceWindow",
+        rpc!("MaintenanceWindowService/CreateMaintenanceWindow"),
         &headers,
     )
     .await?;

@@ -14,6 +14,7 @@ use super::{CoreApi, Failure, parse_body};
 use crate::optical::model::{Direction, Source};
 use crate::optical::service::{Candidate, ReadingDraft};
 use crate::pons::grpc::{Violations, parse_id};
+use crate::rpc;
 
 /// The old `OpticalIn`.
 #[derive(Deserialize)]
@@ -33,10 +34,7 @@ pub async fn create(
 ) -> Result<Json<Value>, Failure> {
     let ctx = api
         .guard
-        .context_for(
-            "kasi.fiber.v1.OpticalService/IngestOpticalReadings",
-            &headers,
-        )
+        .context_for(rpc!("OpticalService/IngestOpticalReadings"), &headers)
         .await
         .map_err(Failure::service)?;
     let input = parse_body::<OpticalIn>(body)?;

@@ -12,14 +12,16 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{CoreApi, Failure, parse_body};
+use crate::auth::permissions::Rpc;
 use crate::context::RequestContext;
 use crate::error::AppError;
 use crate::photos::model::photo;
 use crate::photos::multipart::{self, Multipart};
 use crate::photos::service::{Rejection, UploadRequest};
+use crate::rpc;
 
-const REGISTER: &str = "kasi.fiber.v1.PhotoService/RegisterPhoto";
-const VALIDATE: &str = "kasi.fiber.v1.PhotoService/ValidatePhoto";
+const REGISTER: Rpc = rpc!("PhotoService/RegisterPhoto");
+const VALIDATE: Rpc = rpc!("PhotoService/ValidatePhoto");
 
 /// An error answer (boxed: responses are large and travel in `Result`s).
 pub struct Refused(Box<Response>);
@@ -65,7 +67,7 @@ fn failure(err: AppError) -> Refused {
 
 async fn context(
     api: &CoreApi,
-    method: &str,
+    method: Rpc,
     headers: &HeaderMap,
 ) -> Result<RequestContext, Refused> {
     api.guard
@@ -193,7 +195,7 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, Refused> {
-    let ctx = context(&api, "kasi.fiber.v1.PhotoService/UploadPhoto", &headers).await?;
+    let ctx = context(&api, rpc!("PhotoService/UploadPhoto"), &headers).await?;
     let boundary = multipart::boundary(&headers).map_err(failure)?;
     let mut form = Multipart::new(body, &boundary);
     let mut task_id = None;
@@ -237,7 +239,7 @@ pub async fn upload_url(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, Refused> {
-    let ctx = context(&api, "kasi.fiber.v1.PhotoService/CreateUploadUrl", &headers).await?;
+    let ctx = context(&api, rpc!("PhotoService/CreateUploadUrl"), &headers).await?;
     let body: UploadUrlIn = parse_body(body).map_err(Refused::from)?;
     let task_id = uuid("task_id", &body.task_id)?;
     let url = api
@@ -267,7 +269,7 @@ pub async fn list(
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, Refused> {
-    let ctx = context(&api, "kasi.fiber.v1.PhotoService/ListPhotos", &headers).await?;
+    let ctx = context(&api, rpc!("PhotoService/ListPhotos"), &headers).await?;
     let token = query.page_token.unwrap_or_default();
     let (rows, next) = match (query.task_id, query.pon_id) {
         (Some(task), None) => {
@@ -299,12 +301,7 @@ pub async fn download(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, Refused> {
-    let ctx = context(
-        &api,
-        "kasi.fiber.v1.PhotoService/GetPhotoDownloadUrl",
-        &headers,
-    )
-    .await?;
+    let ctx = context(&api, rpc!("PhotoService/GetPhotoDownloadUrl"), &headers).await?;
     let (url, _) = api
         .photos
         .download_url(&ctx, uuid("id", &id)?)
@@ -327,12 +324,7 @@ pub async fn set_circle(
     Path(pon_id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, Refused> {
-    let ctx = context(
-        &api,
-        "kasi.fiber.v1.PhotoService/SetCircleGeofence",
-        &headers,
-    )
-    .await?;
+    let ctx = context(&api, rpc!("PhotoService/SetCircleGeofence"), &headers).await?;
     let pon_id = uuid("pon_id", &pon_id)?;
     let body: CircleIn = parse_body(body).map_err(Refused::from)?;
     let (Some(lat), Some(lng)) = (body.center_lat, body.center_lng) else {
@@ -378,12 +370,7 @@ pub async fn set_polygon(
     Path(pon_id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, Refused> {
-    let ctx = context(
-        &api,
-        "kasi.fiber.v1.PhotoService/SetPolygonGeofence",
-        &headers,
-    )
-    .await?;
+    let ctx = context(&api, rpc!("PhotoService/SetPolygonGeofence"), &headers).await?;
     let pon_id = uuid("pon_id", &pon_id)?;
     let body: PolygonIn = parse_body(body).map_err(Refused::from)?;
     let Some(geometry) = body.geometry else {

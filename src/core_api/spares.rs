@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::{CoreApi, Failure, parse_body};
 use crate::error::AppError;
 use crate::pons::grpc::{Violations, parse_id};
+use crate::rpc;
 use crate::spares::service::{Direction, Move};
 
 /// The old `StockMoveIn`.
@@ -108,8 +109,8 @@ async fn move_stock(
     direction: Direction,
 ) -> Result<Json<Value>, Failure> {
     let method = match direction {
-        Direction::Issue => "kasi.fiber.v1.SpareService/IssueSpare",
-        Direction::Return => "kasi.fiber.v1.SpareService/ReturnSpare",
+        Direction::Issue => rpc!("SpareService/IssueSpare"),
+        Direction::Return => rpc!("SpareService/ReturnSpare"),
     };
     let ctx = api
         .guard

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use super::{CoreApi, Failure, parse_body};
 use crate::error::AppError;
 use crate::pons::grpc::{Violations, parse_id};
+use crate::rpc;
 use crate::tasks::model::Status;
 use crate::tasks::service::Transition;
 
@@ -82,7 +83,7 @@ pub async fn update_task(
 ) -> Result<Json<Value>, Failure> {
     let ctx = api
         .guard
-        .context_for("kasi.fiber.v1.TaskService/TransitionTask", &headers)
+        .context_for(rpc!("TaskService/TransitionTask"), &headers)
         .await
         .map_err(Failure::service)?;
     let id = parse_id("task_id", &task_id).map_err(|err| Failure::invalid_body(err.to_string()))?;
@@ -112,7 +113,7 @@ pub async fn work_queue(
 ) -> Result<Json<Value>, Failure> {
     let ctx = api
         .guard
-        .context_for("kasi.fiber.v1.TaskService/ListWorkQueue", &headers)
+        .context_for(rpc!("TaskService/ListWorkQueue"), &headers)
         .await
         .map_err(Failure::service)?;
     let bad_request = |detail: &str| Failure {

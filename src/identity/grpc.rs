@@ -7,15 +7,15 @@ use tonic::{Request, Response, Status};
 use super::model::user;
 use super::service::{IdentityService, NewUser, Session, UserChanges};
 use crate::auth::Role;
+use crate::client_addr::{TrustedProxies, client_ip};
 use crate::context::RequestContext;
 use crate::error::AppError;
 use crate::pons::grpc::{parse_id, timestamp};
 use crate::proto::v1;
-use crate::ratelimit::client_ip;
 
 pub struct AuthGrpc {
     service: Arc<IdentityService>,
-    trusted_proxies: Vec<std::net::IpAddr>,
+    trusted_proxies: TrustedProxies,
 }
 
 pub struct UserGrpc {
@@ -23,7 +23,7 @@ pub struct UserGrpc {
 }
 
 impl AuthGrpc {
-    pub fn new(service: Arc<IdentityService>, trusted_proxies: Vec<std::net::IpAddr>) -> Self {
+    pub fn new(service: Arc<IdentityService>, trusted_proxies: TrustedProxies) -> Self {
         AuthGrpc {
             service,
             trusted_proxies,
@@ -96,6 +96,7 @@ pub fn user_to_proto(user: &user::Model) -> v1::User {
         }),
         created_at: Some(timestamp(user.created_at)),
         updated_at: Some(timestamp(user.updated_at)),
+        pending_approval: user.pending_approval,
     }
 }
 
@@ -122,7 +123,10 @@ impl v1::auth_service_server::AuthService for AuthGrpc {
             phone: message.phone,
             organization_id: None,
         };
-        let session = self.service.register(new, &message.tenant).await?;
+        let session = self
+            .service
+            .register(new, &message.tenant, &message.invite_code)
+            .await?;
         Ok(Response::new(session_to_proto(session)))
     }
 
@@ -271,5 +275,37 @@ impl v1::user_service_server::UserService for UserGrpc {
         Ok(Response::new(user_to_proto(
             &self.service.set_role(&ctx, id, role).await?,
         )))
+    }
+
+    async fn approve_user(
+        &self,
+        request: Request<v1::ApproveUserRequest>,
+    ) -> Result<Response<v1::User>, Status> {
+        let ctx = context(&request);
+        let id = parse_id("id", &request.get_ref().id)?;
+        Ok(Response::new(user_to_proto(
+            &self.service.approve_user(&ctx, id).await?,
+        )))
+    }
+
+    async fn create_invite(
+        &self,
+        request: Request<v1::CreateInviteRequest>,
+    ) -> Result<Response<v1::Invite>, Status> {
+        let ctx = context(&request);
+        let message = request.get_ref();
+        let invite = self
+            .service
+            .create_invite(&ctx, message.max_uses, message.ttl_seconds)
+            .await?;
+        Ok(Response::new(v1::Invite {
+            id: invite.id.to_string(),
+            tenant_id: invite.tenant_id.to_string(),
+            code: invite.code,
+            expires_at: Some(timestamp(invite.expires_at)),
+            max_uses: invite.max_uses,
+            uses: invite.uses,
+            created_at: Some(timestamp(invite.created_at)),
+        }))
     }
 }

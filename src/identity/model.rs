@@ -1,4 +1,4 @@
-//! The `tenants` and `users` rows (sea-orm entities).
+//! The `tenants`, `users` and `invites` rows (sea-orm entities).
 
 pub mod tenant {
     use sea_orm::entity::prelude::*;
@@ -44,6 +44,8 @@ pub mod user {
         /// `ADMIN`, `PM`, `SITE`, `SMME`, `AUDITOR` or `NOC`.
         pub role: String,
         pub active: bool,
+        /// Self-registered and not yet approved: may only read itself.
+        pub pending_approval: bool,
         pub last_login_at: Option<DateTimeUtc>,
         /// Tokens issued before this instant are refused.
         pub password_changed_at: DateTimeUtc,
@@ -81,4 +83,28 @@ pub mod user {
             serde_json::from_str(&self.profile).unwrap_or_default()
         }
     }
+}
+
+pub mod invite {
+    use sea_orm::entity::prelude::*;
+
+    /// A code that lets self-registrations join a tenant, a limited number of times.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "invites")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub tenant_id: Uuid,
+        pub code: String,
+        pub expires_at: DateTimeUtc,
+        pub max_uses: i32,
+        pub uses: i32,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
 }

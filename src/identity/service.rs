@@ -10,12 +10,13 @@ use sea_orm::{DatabaseConnection, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::model::{tenant, user};
+use super::model::{invite, tenant, user};
 use super::store;
 use crate::audit::{self, Change};
 use crate::auth::guard::Guard;
 use crate::auth::{Role, passwords};
 use crate::clock::Clock;
+use crate::config::SelfRegistration;
 use crate::context::{DEFAULT_TENANT, RequestContext};
 use crate::error::{AppError, AppResult};
 use crate::organizations::{self, model::organization};
@@ -65,7 +66,7 @@ pub struct IdentityService {
     guard: Arc<Guard>,
     limiter: RateLimiter,
     limits: LoginLimits,
-    allow_self_registration: bool,
+    self_registration: SelfRegistration,
 }
 
 /// What the audit log keeps of a user (never the password hash).
@@ -77,6 +78,7 @@ pub fn snapshot(user: &user::Model) -> Value {
         "phone": user.phone,
         "role": user.role,
         "active": user.active,
+        "pending_approval": user.pending_approval,
         "organization_id": user.organization_id,
         "profile": user.profile(),
     })
@@ -131,25 +133,41 @@ impl IdentityService {
         guard: Arc<Guard>,
         limiter: RateLimiter,
         limits: LoginLimits,
-        allow_self_registration: bool,
+        self_registration: SelfRegistration,
     ) -> Self {
+        if self_registration == SelfRegistration::Open {
+            tracing::warn!(
+                "!!! SELF_REGISTRATION=open: anyone may register as PM or SITE in any tenant and act at once. Demos only. !!!"
+            );
+        }
         IdentityService {
             db,
             clock,
             guard,
             limiter,
             limits,
-            allow_self_registration,
+            self_registration,
         }
     }
 
-    /// Public sign-up as PM or SITE in the tenant named by `tenant_slug` (default tenant when empty).
-    pub async fn register(&self, new: NewUser, tenant_slug: &str) -> AppResult<Session> {
-        if !self.allow_self_registration {
-            return Err(AppError::PermissionDenied(
-                "self-registration is disabled".into(),
-            ));
-        }
+    /// Public sign-up as PM or SITE. With `approval`: in the default tenant, or the tenant of
+    /// `invite_code`, awaiting an admin's approval. With `open`: in the tenant named by
+    /// `tenant_slug` (default tenant when empty), active at once.
+    pub async fn register(
+        &self,
+        new: NewUser,
+        tenant_slug: &str,
+        invite_code: &str,
+    ) -> AppResult<Session> {
+        let pending_approval = match self.self_registration {
+            SelfRegistration::Off => {
+                return Err(AppError::PermissionDenied(
+                    "self-registration is disabled".into(),
+                ));
+            }
+            SelfRegistration::Approval => true,
+            SelfRegistration::Open => false,
+        };
         let role = match new.role {
             Some(role @ (Role::Pm | Role::Site)) => role,
             _ => {
@@ -159,27 +177,112 @@ impl IdentityService {
                 ));
             }
         };
-        let tenant_id = if tenant_slug.trim().is_empty() {
-            DEFAULT_TENANT
+        let (tenant_slug, invite_code) = (tenant_slug.trim(), invite_code.trim());
+        let joining = if !invite_code.is_empty() {
+            Joining::Invite(invite_code)
+        } else if tenant_slug.is_empty() || tenant_slug == DEFAULT_TENANT_SLUG {
+            Joining::Tenant(DEFAULT_TENANT)
+        } else if self.self_registration == SelfRegistration::Open {
+            Joining::Tenant(
+                store::tenant_by_slug(&self.db, tenant_slug)
+                    .await?
+                    .ok_or_else(|| AppError::invalid("tenant", "no such tenant"))?
+                    .id,
+            )
         } else {
-            store::tenant_by_slug(&self.db, tenant_slug.trim())
-                .await?
-                .ok_or_else(|| AppError::invalid("tenant", "no such tenant"))?
-                .id
+            return Err(AppError::invalid(
+                "tenant",
+                "joining a tenant other than the default one needs an invite code",
+            ));
         };
         let ctx = RequestContext::anonymous();
         let user = self
             .insert_user(
                 &ctx,
-                tenant_id,
+                joining,
                 NewUser {
                     role: Some(role),
                     organization_id: None,
                     ..new
                 },
+                pending_approval,
             )
             .await?;
         self.start_session(user).await
+    }
+
+    /// ADMIN: an invite code for the caller's tenant.
+    pub async fn create_invite(
+        &self,
+        ctx: &RequestContext,
+        max_uses: i32,
+        ttl_seconds: i64,
+    ) -> AppResult<invite::Model> {
+        let max_uses = match max_uses {
+            0 => 1,
+            1..=1000 => max_uses,
+            _ => return Err(AppError::invalid("max_uses", "must be 1..1000")),
+        };
+        let ttl_seconds = match ttl_seconds {
+            0 => 7 * 24 * 3600,
+            60..=2_592_000 => ttl_seconds,
+            _ => {
+                return Err(AppError::invalid(
+                    "ttl_seconds",
+                    "must be 60..2592000 (30 days)",
+                ));
+            }
+        };
+        let now = self.clock.now();
+        // 128 random bits, as 32 hex digits: not guessable, easy to paste.
+        let code =
+            format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())[..32].to_string();
+        let invite = invite::Model {
+            id: Uuid::now_v7(),
+            tenant_id: ctx.tenant_id,
+            code,
+            expires_at: now + chrono::Duration::seconds(ttl_seconds),
+            max_uses,
+            uses: 0,
+            created_by: ctx.user_id(),
+            created_at: now,
+        };
+        let tx = self.db.begin().await?;
+        let invite = store::insert_invite(&tx, invite).await?;
+        audit::record(
+            &tx,
+            ctx,
+            ctx.tenant_id,
+            now,
+            Change {
+                action: "create",
+                resource_type: "invite",
+                resource_id: invite.id.to_string(),
+                before: None,
+                after: Some(json!({
+                    "expires_at": invite.expires_at,
+                    "max_uses": invite.max_uses,
+                })),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(invite)
+    }
+
+    /// ADMIN: a self-registered account awaiting approval becomes active.
+    pub async fn approve_user(&self, ctx: &RequestContext, id: Uuid) -> AppResult<user::Model> {
+        self.change_user(ctx, id, "approve", |user| {
+            if !user.pending_approval {
+                return Err(AppError::FailedPrecondition(
+                    "this user is not awaiting approval".into(),
+                ));
+            }
+            user.pending_approval = false;
+            user.active = true;
+            Ok(())
+        })
+        .await
     }
 
     /// Checks the password; unknown e-mail, wrong password and deactivated account all get the same answer.
@@ -296,20 +399,34 @@ impl IdentityService {
         if new.role.is_none() {
             return Err(AppError::invalid("role", "is required"));
         }
-        self.insert_user(ctx, ctx.tenant_id, new).await
+        self.insert_user(ctx, Joining::Tenant(ctx.tenant_id), new, false)
+            .await
     }
 
+    /// Stores a new account (and takes a use of its invite) with its audit record, in one transaction.
     async fn insert_user(
         &self,
         ctx: &RequestContext,
-        tenant_id: Uuid,
+        joining: Joining<'_>,
         new: NewUser,
+        pending_approval: bool,
     ) -> AppResult<user::Model> {
-        self.check_organization(tenant_id, new.organization_id)
-            .await?;
-        let user = new_account(tenant_id, new, self.clock.now()).await?;
-        let now = user.created_at;
+        let now = self.clock.now();
+        // Checked before the invite is spent: a bad field must not use up a code.
+        let mut user = new_account(DEFAULT_TENANT, new, now).await?;
+        user.pending_approval = pending_approval;
         let tx = self.db.begin().await?;
+        user.tenant_id = match joining {
+            Joining::Tenant(tenant_id) => tenant_id,
+            Joining::Invite(code) => {
+                store::claim_invite(&tx, code, now).await?.ok_or_else(|| {
+                    AppError::invalid("invite_code", "is unknown, expired or used up")
+                })?
+            }
+        };
+        self.check_organization(user.tenant_id, user.organization_id)
+            .await?;
+        let tenant_id = user.tenant_id;
         let user = store::insert_user(&tx, user)
             .await
             .map_err(|err| match err {
@@ -583,6 +700,16 @@ pub async fn bootstrap_admin(
     Ok((user, true))
 }
 
+/// Which tenant a new account joins.
+enum Joining<'a> {
+    Tenant(Uuid),
+    /// The tenant of this invite code, if it can still be used.
+    Invite(&'a str),
+}
+
+/// The slug of the tenant every install starts with.
+const DEFAULT_TENANT_SLUG: &str = "default";
+
 /// A new, active account: every field checked, the password hashed (off the async threads).
 pub async fn new_account(
     tenant_id: Uuid,
@@ -610,6 +737,7 @@ pub async fn new_account(
         phone,
         role: role.as_str().into(),
         active: true,
+        pending_approval: false,
         last_login_at: None,
         password_changed_at: now,
         profile: "{}".into(),

@@ -1,13 +1,14 @@
-//! Queries on `tenants` and `users`; user queries are scoped by tenant except the two
-//! lookups that establish who is calling (login by e-mail, token by user id).
+//! Queries on `tenants`, `users` and `invites`; user queries are scoped by tenant except the
+//! two lookups that establish who is calling (login by e-mail, token by user id).
 
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
-use super::model::{tenant, user};
+use super::model::{invite, tenant, user};
 use crate::auth::Role;
 use crate::error::AppResult;
 
@@ -111,4 +112,38 @@ pub async fn list_users(
         .limit(limit)
         .all(db)
         .await?)
+}
+
+pub async fn insert_invite(
+    db: &impl ConnectionTrait,
+    invite: invite::Model,
+) -> AppResult<invite::Model> {
+    invite::Entity::insert(invite.clone().into_active_model().reset_all())
+        .exec_without_returning(db)
+        .await?;
+    Ok(invite)
+}
+
+/// Takes one use of the invite `code` if it is still valid at `now`: its tenant, or None.
+/// One conditional UPDATE, so concurrent registrations never use a code more than `max_uses` times.
+pub async fn claim_invite(
+    db: &impl ConnectionTrait,
+    code: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<Option<Uuid>> {
+    let Some(found) = invite::Entity::find()
+        .filter(invite::Column::Code.eq(code))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let claimed = invite::Entity::update_many()
+        .col_expr(invite::Column::Uses, Expr::col(invite::Column::Uses).add(1))
+        .filter(invite::Column::Id.eq(found.id))
+        .filter(invite::Column::ExpiresAt.gt(now))
+        .filter(Expr::col(invite::Column::Uses).lt(Expr::col(invite::Column::MaxUses)))
+        .exec(db)
+        .await?;
+    Ok((claimed.rows_affected == 1).then_some(found.tenant_id))
 }

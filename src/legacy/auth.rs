@@ -14,6 +14,7 @@ use super::{
 use crate::auth::Role;
 use crate::error::AppError;
 use crate::identity::service::{NewUser, Session, normalize_email};
+use crate::rpc;
 
 pub fn routes() -> axum::Router<LegacyState> {
     axum::Router::new()
@@ -68,7 +69,7 @@ async fn register(State(state): State<LegacyState>, body: Bytes) -> LegacyResult
     };
     let session = state
         .identity
-        .register(new, "")
+        .register(new, "", text(&body, "inviteCode"))
         .await
         .map_err(|err| LegacyError::from_app(err, "Not found"))?;
     Ok(Json(json!({
@@ -106,7 +107,7 @@ async fn login(
     }
     let mut extensions = http::Extensions::new();
     extensions.insert(ConnectInfo(peer));
-    let client = crate::ratelimit::client_ip(&extensions, &headers, &state.trusted_proxies);
+    let client = crate::client_addr::client_ip(&extensions, &headers, &state.trusted_proxies);
     let session: Session = state
         .identity
         .login(text(&body, "email"), text(&body, "password"), client)
@@ -136,7 +137,7 @@ async fn login(
 }
 
 async fn me(State(state): State<LegacyState>, headers: HeaderMap) -> Result<Response, LegacyError> {
-    let ctx = authorize(&state, "kasi.fiber.v1.AuthService/Me", &headers).await?;
+    let ctx = authorize(&state, rpc!("AuthService/Me"), &headers).await?;
     let user = state
         .identity
         .me(&ctx)

@@ -17,6 +17,7 @@ use super::{
 use crate::certificates::service::CertificateDraft;
 use crate::error::AppError;
 use crate::photos::model::certificate;
+use crate::rpc;
 
 pub fn routes() -> axum::Router<LegacyState> {
     axum::Router::new().route("/api/cac", get(list).post(create))
@@ -88,7 +89,7 @@ fn pon_id(value: Option<&Value>) -> Result<uuid::Uuid, LegacyError> {
 async fn create(State(state): State<LegacyState>, headers: HeaderMap, body: Bytes) -> LegacyResult {
     let ctx = authorize(
         &state,
-        "kasi.fiber.v1.CertificateService/CreateCertificate",
+        rpc!("CertificateService/CreateCertificate"),
         &headers,
     )
     .await?;
@@ -129,7 +130,7 @@ async fn list(
 ) -> LegacyResult {
     let ctx = authorize(
         &state,
-        "kasi.fiber.v1.CertificateService/ListCertificates",
+        rpc!("CertificateService/ListCertificates"),
         &headers,
     )
     .await?;

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 
 use crate::auth::Role;
 use crate::auth::guard::Guard;
+use crate::auth::permissions::Rpc;
 use crate::certificates::CertificateService;
 use crate::context::RequestContext;
 use crate::devices::DeviceService;
@@ -40,7 +41,7 @@ pub struct LegacyState {
     pub pons: Arc<crate::pons::PonService>,
     pub tasks: Arc<crate::tasks::TaskService>,
     pub reports: Arc<crate::reports::ReportService>,
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
     pub photos: Arc<PhotoService>,
     pub certificates: Arc<CertificateService>,
     pub optical: Arc<OpticalService>,
@@ -144,7 +145,7 @@ impl LegacyError {
 /// the caller's context for `method`, or the Express 401/403 answers.
 pub async fn authorize(
     state: &LegacyState,
-    method: &str,
+    method: Rpc,
     headers: &HeaderMap,
 ) -> Result<RequestContext, LegacyError> {
     state
@@ -184,7 +185,7 @@ pub fn user_document(user: &user::Model) -> Value {
         "email": user.email,
         "role": user.role().legacy_name(),
         "phone": user.phone,
-        "isActive": user.active,
+        "isActive": user.active && !user.pending_approval,
         "createdAt": express_date(user.created_at),
         "updatedAt": express_date(user.updated_at),
         "__v": 0,

@@ -17,6 +17,7 @@ use crate::error::AppError;
 use crate::incidents::json as incident_json;
 use crate::incidents::model::Status;
 use crate::incidents::service::IncidentFilter;
+use crate::rpc;
 
 pub fn routes() -> axum::Router<LegacyState> {
     axum::Router::new()
@@ -85,7 +86,7 @@ async fn list_devices(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, "kasi.fiber.v1.DeviceService/ListDevices", &headers).await?;
+    let ctx = authorize(&state, rpc!("DeviceService/ListDevices"), &headers).await?;
     let Ok(pon_id) = query_id(&query, "pon") else {
         return Ok(Json(json!([])).into_response());
     };
@@ -117,7 +118,7 @@ async fn create_device(
     headers: HeaderMap,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(&state, "kasi.fiber.v1.DeviceService/CreateDevice", &headers).await?;
+    let ctx = authorize(&state, rpc!("DeviceService/CreateDevice"), &headers).await?;
     let fail = |err| invalid(err, "Invalid device payload", DEVICE_NOT_FOUND);
     let (draft, _) = device_json::draft(&body_object(&body), Dialect::Legacy).map_err(fail)?;
     let device = state.devices.create(&ctx, draft).await.map_err(fail)?;
@@ -129,7 +130,7 @@ async fn read_device(
     headers: HeaderMap,
     Path(device): Path<String>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, "kasi.fiber.v1.DeviceService/GetDevice", &headers).await?;
+    let ctx = authorize(&state, rpc!("DeviceService/GetDevice"), &headers).await?;
     let device = state
         .devices
         .get(&ctx, id(&device, DEVICE_NOT_FOUND)?)
@@ -144,7 +145,7 @@ async fn update_device(
     Path(device): Path<String>,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(&state, "kasi.fiber.v1.DeviceService/UpdateDevice", &headers).await?;
+    let ctx = authorize(&state, rpc!("DeviceService/UpdateDevice"), &headers).await?;
     let device_id = id(&device, DEVICE_NOT_FOUND)?;
     let fail = |err| invalid(err, "Invalid update payload", DEVICE_NOT_FOUND);
     let (draft, present) =
@@ -164,7 +165,7 @@ async fn delete_device(
     headers: HeaderMap,
     Path(device): Path<String>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, "kasi.fiber.v1.DeviceService/DeleteDevice", &headers).await?;
+    let ctx = authorize(&state, rpc!("DeviceService/DeleteDevice"), &headers).await?;
     state
         .devices
         .delete(&ctx, id(&device, DEVICE_NOT_FOUND)?)
@@ -178,12 +179,7 @@ async fn list_incidents(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> LegacyResult {
-    let ctx = authorize(
-        &state,
-        "kasi.fiber.v1.IncidentService/ListIncidents",
-        &headers,
-    )
-    .await?;
+    let ctx = authorize(&state, rpc!("IncidentService/ListIncidents"), &headers).await?;
     let (Ok(pon_id), Ok(device_id)) = (query_id(&query, "pon"), query_id(&query, "device")) else {
         return Ok(Json(json!([])).into_response());
     };
@@ -231,12 +227,7 @@ async fn create_incident(
     headers: HeaderMap,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(
-        &state,
-        "kasi.fiber.v1.IncidentService/CreateIncident",
-        &headers,
-    )
-    .await?;
+    let ctx = authorize(&state, rpc!("IncidentService/CreateIncident"), &headers).await?;
     let fail = |err| invalid(err, "Invalid incident payload", INCIDENT_NOT_FOUND);
     let (draft, _) = incident_json::draft(&body_object(&body), Dialect::Legacy).map_err(fail)?;
     let incident = state.incidents.create(&ctx, draft).await.map_err(fail)?;
@@ -248,12 +239,7 @@ async fn read_incident(
     headers: HeaderMap,
     Path(incident): Path<String>,
 ) -> LegacyResult {
-    let ctx = authorize(
-        &state,
-        "kasi.fiber.v1.IncidentService/GetIncident",
-        &headers,
-    )
-    .await?;
+    let ctx = authorize(&state, rpc!("IncidentService/GetIncident"), &headers).await?;
     let incident = state
         .incidents
         .get(&ctx, id(&incident, INCIDENT_NOT_FOUND)?)
@@ -270,12 +256,7 @@ async fn update_incident(
     Path(incident): Path<String>,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(
-        &state,
-        "kasi.fiber.v1.IncidentService/TransitionIncident",
-        &headers,
-    )
-    .await?;
+    let ctx = authorize(&state, rpc!("IncidentService/TransitionIncident"), &headers).await?;
     let incident_id = id(&incident, INCIDENT_NOT_FOUND)?;
     let body = body_object(&body);
     let fail = |err| invalid(err, "Invalid update", INCIDENT_NOT_FOUND);
@@ -309,12 +290,7 @@ async fn update_incident(
         .filter(|field| field != "opened_at")
         .collect();
     if !descriptive.is_empty() {
-        authorize(
-            &state,
-            "kasi.fiber.v1.IncidentService/UpdateIncident",
-            &headers,
-        )
-        .await?;
+        authorize(&state, rpc!("IncidentService/UpdateIncident"), &headers).await?;
         current = state
             .incidents
             .update(&ctx, incident_id, draft, &descriptive)
@@ -339,12 +315,7 @@ async fn close_incident(
     Path(incident): Path<String>,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(
-        &state,
-        "kasi.fiber.v1.IncidentService/CloseIncident",
-        &headers,
-    )
-    .await?;
+    let ctx = authorize(&state, rpc!("IncidentService/CloseIncident"), &headers).await?;
     let incident_id = id(&incident, INCIDENT_NOT_FOUND)?;
     state
         .incidents
@@ -380,12 +351,7 @@ async fn close_incident(
 
 /// `{uptimeByWard:[{ward, uptime}], mttrHours, repeatFaultDevices}` over the last 30 days.
 async fn ops_report(State(state): State<LegacyState>, headers: HeaderMap) -> LegacyResult {
-    let ctx = authorize(
-        &state,
-        "kasi.fiber.v1.IncidentService/GetOpsReport",
-        &headers,
-    )
-    .await?;
+    let ctx = authorize(&state, rpc!("IncidentService/GetOpsReport"), &headers).await?;
     let report = state
         .incidents
         .ops_report(&ctx, 30)

@@ -17,6 +17,7 @@ use super::{LegacyError, LegacyResult, LegacyState, authorize, express_date, fie
 use crate::error::{AppError, FieldViolation};
 use crate::optical::model::{Direction, Source, reading};
 use crate::optical::service::{Candidate, ReadingDraft, ReadingFilter};
+use crate::rpc;
 
 pub fn routes() -> axum::Router<LegacyState> {
     axum::Router::new()
@@ -172,7 +173,7 @@ fn service_name(field: &str) -> &str {
 async fn ingest(State(state): State<LegacyState>, headers: HeaderMap, body: Bytes) -> LegacyResult {
     let ctx = authorize(
         &state,
-        "kasi.fiber.v1.OpticalService/IngestOpticalReadings",
+        rpc!("OpticalService/IngestOpticalReadings"),
         &headers,
     )
     .await?;
@@ -311,12 +312,7 @@ async fn list(
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> LegacyResult {
-    let ctx = authorize(
-        &state,
-        "kasi.fiber.v1.OpticalService/ListOpticalReadings",
-        &headers,
-    )
-    .await?;
+    let ctx = authorize(&state, rpc!("OpticalService/ListOpticalReadings"), &headers).await?;
     let filter = query_filter(&params, 7)?;
     let rows = state
         .optical
@@ -332,12 +328,7 @@ async fn evaluate(
     headers: HeaderMap,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(
-        &state,
-        "kasi.fiber.v1.OpticalService/EvaluateOptical",
-        &headers,
-    )
-    .await?;
+    let ctx = authorize(&state, rpc!("OpticalService/EvaluateOptical"), &headers).await?;
     let body = super::body_object(&body);
     let mut params = HashMap::new();
     for key in ["pon", "onuId", "days"] {

@@ -16,6 +16,7 @@ use crate::error::AppError;
 use crate::photos::model::photo;
 use crate::photos::multipart::{self, Multipart};
 use crate::photos::service::{Rejection, UploadRequest};
+use crate::rpc;
 
 pub fn routes() -> axum::Router<LegacyState> {
     axum::Router::new()
@@ -79,7 +80,7 @@ async fn upload(
     Path(task): Path<String>,
     body: Body,
 ) -> LegacyResult {
-    let ctx = authorize(&state, "kasi.fiber.v1.PhotoService/UploadPhoto", &headers).await?;
+    let ctx = authorize(&state, rpc!("PhotoService/UploadPhoto"), &headers).await?;
     let task_id = task_id(&task)?;
     let Ok(boundary) = multipart::boundary(&headers) else {
         return Err(message(StatusCode::BAD_REQUEST, "No file uploaded"));
@@ -118,7 +119,7 @@ async fn list(
     headers: HeaderMap,
     Path(task): Path<String>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, "kasi.fiber.v1.PhotoService/ListPhotos", &headers).await?;
+    let ctx = authorize(&state, rpc!("PhotoService/ListPhotos"), &headers).await?;
     let task_id = task_id(&task)?;
     let mut documents = Vec::new();
     let mut token = String::new();
@@ -160,12 +161,7 @@ async fn file(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> LegacyResult {
-    let ctx = authorize(
-        &state,
-        "kasi.fiber.v1.PhotoService/GetPhotoDownloadUrl",
-        &headers,
-    )
-    .await?;
+    let ctx = authorize(&state, rpc!("PhotoService/GetPhotoDownloadUrl"), &headers).await?;
     let stem = name.split_once('.').map_or(name.as_str(), |(stem, _)| stem);
     let id = Uuid::parse_str(stem).map_err(|_| message(StatusCode::NOT_FOUND, "File not found"))?;
     let (url, _) = state

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::{LegacyError, LegacyResult, LegacyState, authorize, body_object, user_document};
 use crate::identity::model::user::Profile;
 use crate::identity::service::UserChanges;
+use crate::rpc;
 
 pub fn routes() -> axum::Router<LegacyState> {
     axum::Router::new()
@@ -21,7 +22,7 @@ pub fn routes() -> axum::Router<LegacyState> {
 const NOT_FOUND: &str = "User not found";
 
 async fn list(State(state): State<LegacyState>, headers: HeaderMap) -> LegacyResult {
-    let ctx = authorize(&state, "kasi.fiber.v1.UserService/ListUsers", &headers).await?;
+    let ctx = authorize(&state, rpc!("UserService/ListUsers"), &headers).await?;
     let mut users = crate::paging::collect_pages(|token| {
         let (ctx, state) = (&ctx, &state);
         async move {
@@ -47,7 +48,7 @@ async fn read(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, "kasi.fiber.v1.UserService/GetUser", &headers).await?;
+    let ctx = authorize(&state, rpc!("UserService/GetUser"), &headers).await?;
     let user = state
         .identity
         .get_user(&ctx, user_id(&id)?)
@@ -64,7 +65,7 @@ async fn update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(&state, "kasi.fiber.v1.UserService/UpdateUser", &headers).await?;
+    let ctx = authorize(&state, rpc!("UserService/UpdateUser"), &headers).await?;
     let id = user_id(&id)?;
     let body = body_object(&body);
     let current = state
@@ -125,13 +126,16 @@ async fn update(
     if let Some(active) = body.get("isActive").and_then(Value::as_bool)
         && ctx.is_admin()
         && ctx.user_id() != Some(id)
-        && active != user.active
+        && active != (user.active && !user.pending_approval)
     {
-        user = state
-            .identity
-            .set_active(&ctx, id, active)
-            .await
-            .map_err(|err| LegacyError::from_app(err, NOT_FOUND))?;
+        // `isActive: true` is how the old admin screen switches an account on: for an account
+        // awaiting approval, that is the approval.
+        let changed = if active && user.pending_approval {
+            state.identity.approve_user(&ctx, id).await
+        } else {
+            state.identity.set_active(&ctx, id, active).await
+        };
+        user = changed.map_err(|err| LegacyError::from_app(err, NOT_FOUND))?;
     }
     Ok(Json(user_document(&user)).into_response())
 }

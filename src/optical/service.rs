@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::model::{Direction, Source, reading, thresholds};
 use crate::audit::{self, Change};
+use crate::auth::permissions;
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::error::{AppError, AppResult, FieldViolation};
@@ -366,6 +367,13 @@ impl OpticalService {
         filter: &ReadingFilter,
         raise_incidents: bool,
     ) -> AppResult<Vec<Alert>> {
+        if raise_incidents {
+            permissions::check_writing_part(
+                ctx,
+                "kasi.fiber.v1.OpticalService/EvaluateOptical",
+                "raise_incidents",
+            )?;
+        }
         let days = window_days(filter.days, 1, 90)?;
         let limits = self.thresholds(ctx).await?;
         let rows = self

@@ -28,6 +28,7 @@ use tracing::Level;
 use crate::audit::grpc::AuditGrpc;
 use crate::auth::{self, guard::Guard};
 use crate::certificates::{CertificateService, grpc::CertificateGrpc};
+use crate::client_addr::TrustedProxies;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::configs::{ConfigService, grpc::ConfigGrpc, oxidized};
@@ -135,22 +136,13 @@ impl App {
             interval: config.sla.interval(),
         });
         let pool = prost_reflect::DescriptorPool::decode(proto::FILE_DESCRIPTOR_SET)?;
-
-        let served = pool
-            .services()
-            .flat_map(|service| {
-                service
-                    .methods()
-                    .map(|method| format!("{}/{}", service.full_name(), method.name()))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let served = served_rpcs()?;
+        // A permission or an adapter naming an RPC that is not served stops the server here.
+        auth::permissions::check_declared_names(&served, auth::permissions::adapter_rpcs())?;
+        let trusted_proxies = TrustedProxies::new(config.auth.trusted_proxies.clone());
         let limiter = RateLimiter::new(storage.cache.clone(), config.auth.rate_limit_fail_closed);
-        let webhook_gate = WebhookGate::new(
-            limiter.clone(),
-            &config.webhooks,
-            config.auth.trusted_proxies.clone(),
-        );
+        let webhook_gate =
+            WebhookGate::new(limiter.clone(), &config.webhooks, trusted_proxies.clone());
         let guard = Arc::new(Guard::new(
             &config.auth,
             storage.db.clone(),
@@ -169,7 +161,7 @@ impl App {
                 per_ip: config.auth.login_ip_limit,
                 window: Duration::from_secs(config.auth.login_window_secs.max(1)),
             },
-            config.auth.allow_self_registration,
+            config.auth.self_registration,
         ));
         let pons = Arc::new(PonService::new(storage.db.clone(), clock.clone()));
         let devices = Arc::new(DeviceService::new(storage.db.clone(), clock.clone()));
@@ -213,7 +205,7 @@ impl App {
             pons: pons.clone(),
             tasks: tasks.clone(),
             reports: reports.clone(),
-            trusted_proxies: config.auth.trusted_proxies.clone(),
+            trusted_proxies: trusted_proxies.clone(),
             photos: photos.clone(),
             certificates: certificates.clone(),
             optical: optical.clone(),
@@ -259,10 +251,7 @@ impl App {
             limit
         ));
         services.add(configured!(
-            AuthServiceServer::new(AuthGrpc::new(
-                identity.clone(),
-                config.auth.trusted_proxies.clone()
-            )),
+            AuthServiceServer::new(AuthGrpc::new(identity.clone(), trusted_proxies.clone())),
             limit
         ));
         services.add(configured!(
@@ -399,6 +388,22 @@ impl App {
             sla_scan,
         })
     }
+}
+
+/// `package.Service/Method` of every RPC on the port: ours, health and reflection.
+pub fn served_rpcs() -> anyhow::Result<std::collections::HashSet<String>> {
+    let mut pool = prost_reflect::DescriptorPool::decode(proto::FILE_DESCRIPTOR_SET)?;
+    pool.decode_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)?;
+    pool.decode_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)?;
+    Ok(pool
+        .services()
+        .flat_map(|service| {
+            service
+                .methods()
+                .map(|method| format!("{}/{}", service.full_name(), method.name()))
+                .collect::<Vec<_>>()
+        })
+        .collect())
 }
 
 /// Our gRPC services and the names they report in `grpc.health.v1`, kept together.

@@ -9,9 +9,10 @@ use hmac::{Hmac, Mac};
 use http::{Extensions, HeaderMap};
 use sha2::Sha256;
 
+use crate::client_addr::{TrustedProxies, client_ip};
 use crate::config::WebhookConfig;
 use crate::error::AppResult;
-use crate::ratelimit::{RateLimiter, client_ip};
+use crate::ratelimit::RateLimiter;
 
 #[derive(Clone)]
 pub struct WebhookGate {
@@ -19,7 +20,7 @@ pub struct WebhookGate {
     limit: u64,
     window: Duration,
     allow_ips: Vec<IpAddr>,
-    trusted_proxies: Vec<IpAddr>,
+    trusted_proxies: TrustedProxies,
 }
 
 /// Why a signature was refused.
@@ -39,7 +40,11 @@ impl SignatureError {
 }
 
 impl WebhookGate {
-    pub fn new(limiter: RateLimiter, config: &WebhookConfig, trusted_proxies: Vec<IpAddr>) -> Self {
+    pub fn new(
+        limiter: RateLimiter,
+        config: &WebhookConfig,
+        trusted_proxies: TrustedProxies,
+    ) -> Self {
         WebhookGate {
             limiter,
             limit: config.webhook_ip_limit.max(1),

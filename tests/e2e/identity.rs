@@ -42,6 +42,7 @@ async fn register_login_and_me_over_rest_and_grpc() {
         .await;
         assert_eq!(status, StatusCode::OK, "{}: {body}", backends.label());
         assert_eq!(body["user"]["role"], "ROLE_PM");
+        assert_eq!(body["user"]["pending_approval"], true);
         assert_eq!(
             body["user"]["email"],
             email.to_lowercase(),

@@ -126,9 +126,10 @@ async fn legacy_auth_routes_keep_the_express_shapes() {
             json!({"token": "<jwt>", "user": {"id": "<id>", "name": "John Doe", "email": email, "role": "project_manager", "lastLogin": "<date>"}})
         );
         let token = response["token"].as_str().unwrap().to_string();
+        // Self-registered: awaiting an admin's approval, which the old client shows as not active.
         let expected_user = json!({
             "_id": "<id>", "name": "John Doe", "email": email, "role": "project_manager", "phone": "+1234567890",
-            "isActive": true, "lastLogin": "<date>", "createdAt": "<date>", "updatedAt": "<date>", "__v": 0
+            "isActive": false, "lastLogin": "<date>", "createdAt": "<date>", "updatedAt": "<date>", "__v": 0
         });
         let via_header = call(
             http.get(server.url("/api/auth/user"))

@@ -57,7 +57,24 @@ pub struct Registered {
     pub email: String,
 }
 
+/// A user registered through the legacy route and approved by an admin (as the old admin screen
+/// does, with `isActive: true`).
 pub async fn register(server: &TestServer, name: &str, role: &str) -> Registered {
+    let registered = register_pending(server, name, role).await;
+    let admin_token = server.admin_token().await;
+    let (status, body) = call(
+        reqwest::Client::new()
+            .put(server.url(&format!("/api/users/{}", registered.id)))
+            .header("x-auth-token", admin_token)
+            .json(&json!({"isActive": true})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "approve: {body}");
+    registered
+}
+
+/// A user registered through the legacy route, awaiting approval.
+pub async fn register_pending(server: &TestServer, name: &str, role: &str) -> Registered {
     let email = format!("{}@example.com", unique_name("legacy"));
     let (status, body) = call(reqwest::Client::new().post(server.url("/api/auth/register")).json(
         &json!({"name": name, "email": email, "password": "password123", "role": role, "phone": "+1234567890"}),

@@ -6,6 +6,7 @@ mod certificates;
 mod configs;
 mod devices;
 mod grpc_web;
+mod hardening;
 mod harness;
 mod health;
 mod identity;

@@ -385,7 +385,7 @@ async fn rate_limit_and_allowlist_behind_a_proxy() {
             config.webhooks.nms_hmac_secret = Some(SECRET.into());
             config.webhooks.webhook_ip_limit = 3;
             config.webhooks.nms_allow_ips = vec!["10.9.9.9".parse().unwrap()];
-            config.auth.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+            config.auth.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
         })
         .await;
         let send = |from: &str| {
@@ -401,6 +401,15 @@ async fn rate_limit_and_allowlist_behind_a_proxy() {
             (status, body["detail"].as_str()),
             (StatusCode::FORBIDDEN, Some("IP not allowed")),
             "{}",
+            backends.label()
+        );
+        // The leftmost entry is whatever the client wrote: an allowed address spoofed there
+        // does not pass; the hop our trusted proxy appended (the rightmost) decides.
+        let (status, body) = call(send("10.9.9.9, 10.1.1.1")).await;
+        assert_eq!(
+            (status, body["detail"].as_str()),
+            (StatusCode::FORBIDDEN, Some("IP not allowed")),
+            "spoofed leftmost X-Forwarded-For on {}",
             backends.label()
         );
         let (status, body) = call(send("10.9.9.9")).await;
