@@ -1,5 +1,6 @@
-//! The local object store's signed URLs (`/objects/{key}?expires=&signature=`): PUT streams a
-//! photo into the store (within FILE_MAX_BYTES), GET streams it back with its sniffed type.
+//! The local object store's signed URLs (`/objects/{key}?expires=&signature=`): PUT stores a
+//! photo once (within FILE_MAX_BYTES; a key already written is refused), GET streams it back
+//! with its sniffed type.
 //! S3 serves its own presigned URLs; these routes answer only for the local store.
 
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use bytes::BytesMut;
 use futures::StreamExt;
 use http::{StatusCode, header};
 use serde::Deserialize;
@@ -67,30 +69,25 @@ async fn upload(
     if !routes.allows(SignedOp::Put, &key, &query) {
         return refuse(StatusCode::FORBIDDEN, "signature invalid or expired");
     }
-    let mut writer = routes.objects.writer(&key);
+    // At most one photo's bytes in memory; then one create-only write, so a replayed URL
+    // can never replace what the first upload stored.
     let mut stream = body.into_data_stream();
-    let mut size = 0u64;
+    let mut bytes = BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let outcome = match chunk {
-            Ok(bytes) => {
-                size += bytes.len() as u64;
-                if size > routes.max_bytes {
-                    Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, "File too large"))
-                } else {
-                    writer.write(bytes).await.map_err(|_| {
-                        refuse(StatusCode::SERVICE_UNAVAILABLE, "object store unavailable")
-                    })
-                }
-            }
-            Err(_) => Err(refuse(StatusCode::BAD_REQUEST, "body could not be read")),
+        let Ok(chunk) = chunk else {
+            return refuse(StatusCode::BAD_REQUEST, "body could not be read");
         };
-        if let Err(response) = outcome {
-            writer.abort().await;
-            return response;
+        if (bytes.len() + chunk.len()) as u64 > routes.max_bytes {
+            return refuse(StatusCode::PAYLOAD_TOO_LARGE, "File too large");
         }
+        bytes.extend_from_slice(&chunk);
     }
-    match writer.finish().await {
-        Ok(()) => StatusCode::OK.into_response(),
+    match routes.objects.put_new(&key, bytes.freeze()).await {
+        Ok(true) => StatusCode::OK.into_response(),
+        Ok(false) => refuse(
+            StatusCode::CONFLICT,
+            "an object was already uploaded through this URL",
+        ),
         Err(_) => refuse(StatusCode::SERVICE_UNAVAILABLE, "object store unavailable"),
     }
 }

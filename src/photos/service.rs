@@ -145,9 +145,26 @@ fn object_key(tenant: Uuid, task: Uuid, photo: Uuid) -> String {
     format!("photos/{tenant}/{task}/{photo}")
 }
 
-/// The task and photo ids of one of `tenant`'s photo keys.
-fn parse_key(tenant: Uuid, key: &str) -> Option<(Uuid, Uuid)> {
-    let rest = key.strip_prefix(&format!("photos/{tenant}/"))?;
+/// Key a presigned upload URL writes to. Registration copies the bytes to a key of their own
+/// (hashing and judging exactly what it copies), so replaying the URL later cannot change a
+/// registered photo: the URL never points at evidence.
+fn upload_key(tenant: Uuid, task: Uuid, photo: Uuid) -> String {
+    format!("uploads/{tenant}/{task}/{photo}")
+}
+
+/// Key of the evidence copied from a presigned upload: the photo's key and a nonce, so two
+/// registrations racing for one photo never write the same object.
+fn registered_key(tenant: Uuid, task: Uuid, photo: Uuid) -> String {
+    format!(
+        "{}.{}",
+        object_key(tenant, task, photo),
+        Uuid::now_v7().simple()
+    )
+}
+
+/// The task and photo ids of one of `tenant`'s upload keys.
+fn parse_upload_key(tenant: Uuid, key: &str) -> Option<(Uuid, Uuid)> {
+    let rest = key.strip_prefix(&format!("uploads/{tenant}/"))?;
     let (task, photo) = rest.split_once('/')?;
     Some((Uuid::parse_str(task).ok()?, Uuid::parse_str(photo).ok()?))
 }
@@ -416,7 +433,7 @@ impl PhotoService {
     pub async fn upload_url(&self, ctx: &RequestContext, task_id: Uuid) -> AppResult<UploadUrl> {
         let task = self.tasks.get(ctx, task_id).await?;
         let photo_id = Uuid::now_v7();
-        let key = object_key(ctx.tenant_id, task.id, photo_id);
+        let key = upload_key(ctx.tenant_id, task.id, photo_id);
         let now = self.clock.now();
         let url = self
             .objects
@@ -431,8 +448,10 @@ impl PhotoService {
         })
     }
 
-    /// Registers (or reads again) the object PUT through an upload URL. Bytes that are refused
-    /// are deleted with the object, so nothing stays behind without a row.
+    /// Registers the object PUT through an upload URL: its bytes are copied to the photo's own
+    /// key while they are hashed and judged, then the upload is deleted. Bytes that are refused
+    /// are deleted with the upload, so nothing stays behind without a row. Registering a photo
+    /// again answers it as it is: evidence is never re-read from a URL that can be replayed.
     pub async fn register(
         &self,
         ctx: &RequestContext,
@@ -440,72 +459,63 @@ impl PhotoService {
         key: &str,
         pole_number: Option<String>,
     ) -> AppResult<photo::Model> {
-        let (task_id, key_photo) = parse_key(ctx.tenant_id, key)
+        if let Some(existing) = self.find(ctx, photo_id).await? {
+            let named = existing.object_key == key
+                || existing
+                    .task_id
+                    .is_some_and(|task| upload_key(ctx.tenant_id, task, photo_id) == key);
+            return if named {
+                self.get(ctx, photo_id).await
+            } else {
+                Err(photo_not_found())
+            };
+        }
+        let (task_id, key_photo) = parse_upload_key(ctx.tenant_id, key)
             .filter(|(_, id)| *id == photo_id)
             .ok_or_else(photo_not_found)?;
         let task = match self.tasks.get(ctx, task_id).await {
             Err(AppError::NotFound(_)) => return Err(photo_not_found()),
             other => other?,
         };
-        let existing = self.find(ctx, key_photo).await?;
         let size = self
             .objects
             .size(key)
             .await
             .map_err(unavailable)?
             .ok_or_else(|| AppError::not_found("S3 object not found"))?;
+        let evidence_key = registered_key(ctx.tenant_id, task.id, key_photo);
+        let mut writer = self.objects.writer(&evidence_key);
         let inspected = if size > self.max_bytes {
             Err(Rejection::TooLarge.error(&format!("limit is {} bytes", self.max_bytes)))
         } else {
             let mut source = StoredObject {
                 stream: self.objects.stream(key).await.map_err(unavailable)?,
             };
-            self.inspect(&mut source, None).await
+            self.inspect(&mut source, Some(&mut writer)).await
         };
-        let inspected = match (inspected, &existing) {
-            (Ok(inspected), _) => inspected,
-            (Err(err), None) if Rejection::of(&err).is_some() => {
-                self.objects.delete(key).await.map_err(unavailable)?;
+        let inspected = match inspected {
+            Ok(inspected) => inspected,
+            Err(err) => {
+                writer.abort().await;
+                if Rejection::of(&err).is_some() {
+                    self.objects.delete(key).await.map_err(unavailable)?;
+                }
                 return Err(err);
             }
-            (Err(err), _) => return Err(err),
         };
+        writer.finish().await.map_err(unavailable)?;
         let request = UploadRequest {
             task_id,
             pole_number,
             original_name: String::new(),
         };
-        match existing {
-            None => {
-                self.record_new(ctx, &task, photo_id, key.to_string(), request, inspected)
-                    .await
-            }
-            Some(before) => self.reread(ctx, before, inspected).await,
+        let row = self
+            .record_new(ctx, &task, photo_id, evidence_key, request, inspected)
+            .await?;
+        if let Err(error) = self.objects.delete(key).await {
+            tracing::warn!(key = %key, error = format!("{error:#}"), "registered upload left behind");
         }
-    }
-
-    /// Replaces what a registered photo's bytes said (a second register of the same key).
-    async fn reread(
-        &self,
-        ctx: &RequestContext,
-        before: photo::Model,
-        inspected: Inspected,
-    ) -> AppResult<photo::Model> {
-        let now = self.clock.now();
-        let reading = rules::reading(&inspected.exif, self.zone(ctx.tenant_id).await?);
-        let mut row = before.clone();
-        row.content_type = inspected.kind.content_type().to_string();
-        row.size_bytes = inspected.size as i64;
-        row.sha256 = inspected.sha256;
-        row.taken_at = reading.taken_at;
-        row.taken_offset = reading.taken_offset.clone();
-        row.time_source = reading.time_source.clone();
-        row.lat = reading.gps.map(|(lat, _)| lat);
-        row.lng = reading.gps.map(|(_, lng)| lng);
-        let fence = self.fence(ctx.tenant_id, row.pon_id).await?;
-        let verdict = rules::judge(&reading, &fence, row.created_at, self.window);
-        apply_verdict(&mut row, &verdict, now);
-        self.save(ctx, &before, row, now).await
+        Ok(row)
     }
 
     async fn save(
@@ -975,14 +985,19 @@ mod tests {
     #[test]
     fn keys_name_tenant_task_and_photo() {
         let (tenant, task, photo) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        let key = object_key(tenant, task, photo);
-        assert_eq!(parse_key(tenant, &key), Some((task, photo)));
+        let key = upload_key(tenant, task, photo);
+        assert_eq!(parse_upload_key(tenant, &key), Some((task, photo)));
         assert_eq!(
-            parse_key(Uuid::now_v7(), &key),
+            parse_upload_key(Uuid::now_v7(), &key),
             None,
             "another tenant's key"
         );
-        assert_eq!(parse_key(tenant, "photos/x/y"), None);
+        assert_eq!(parse_upload_key(tenant, "uploads/x/y"), None);
+        assert_eq!(
+            parse_upload_key(tenant, &object_key(tenant, task, photo)),
+            None,
+            "evidence keys are not upload keys"
+        );
     }
 
     #[test]

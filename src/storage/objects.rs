@@ -16,7 +16,7 @@ use object_store::buffered::BufWriter;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::signer::Signer;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use sha2::Sha256;
 
 use super::s3_bucket;
@@ -145,6 +145,29 @@ impl Objects {
             .await
             .with_context(|| format!("storing object {key}"))?;
         Ok(())
+    }
+
+    /// Stores `bytes` under `key` only if nothing is there yet (one atomic step): false when
+    /// the key was taken. Signed upload URLs write through this, so a replayed URL cannot
+    /// replace what was uploaded.
+    pub async fn put_new(&self, key: &str, bytes: Bytes) -> anyhow::Result<bool> {
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .store
+            .put_opts(
+                &ObjectPath::from(key),
+                PutPayload::from_bytes(bytes),
+                options,
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(other) => Err(other).with_context(|| format!("storing object {key}")),
+        }
     }
 
     pub async fn get(&self, key: &str) -> anyhow::Result<Bytes> {

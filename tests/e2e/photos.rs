@@ -304,6 +304,89 @@ async fn three_upload_paths_share_one_pipeline_and_agree() {
 }
 
 #[tokio::test]
+async fn a_replayed_upload_url_cannot_swap_registered_evidence() {
+    for backends in backend_sets() {
+        let server = TestServer::start(&backends).await;
+        let label = backends.label();
+        let http = server.http_as(&server.admin_token().await);
+        let Site { task, .. } = site(&server, &http).await;
+        let original = good_jpeg();
+        let forged = sample::jpeg(Some(&exif_at(10, Some(OUTSIDE))), 30_000);
+        let url = ok(http
+            .post(server.url("/photos/upload-url"))
+            .json(&json!({"task_id": task})))
+        .await;
+        let put = |bytes: &[u8]| {
+            reqwest::Client::new()
+                .put(absolute(&server, url["url"].as_str().unwrap()))
+                .body(bytes.to_vec())
+                .send()
+        };
+        assert!(put(&original).await.unwrap().status().is_success());
+        if server.config.s3.s3_endpoint.is_none() {
+            // The local store writes a signed key once.
+            let again = put(&forged).await.unwrap();
+            assert_eq!(again.status(), StatusCode::CONFLICT, "{label}");
+        }
+        let register = || {
+            http.post(server.url("/photos/register"))
+                .json(&json!({"photo_id": url["photo_id"], "s3_key": url["s3_key"]}))
+        };
+        let registered = ok(register()).await;
+        assert_eq!(registered["sha256"], sha256_hex(&original));
+        assert_eq!(registered["verdict"], "valid");
+        let evidence_key = registered["s3_key"].as_str().unwrap().to_string();
+        assert_ne!(evidence_key, url["s3_key"].as_str().unwrap(), "{label}");
+
+        // Replay the URL (it has not expired) with other bytes, then register again.
+        let replay = put(&forged).await.unwrap();
+        assert!(
+            replay.status().is_success() || replay.status() == StatusCode::CONFLICT,
+            "{label}: {}",
+            replay.status()
+        );
+        let again = ok(register()).await;
+        for field in [
+            "sha256",
+            "verdict",
+            "size_bytes",
+            "s3_key",
+            "taken_at",
+            "reasons",
+        ] {
+            assert_eq!(again[field], registered[field], "{field} on {label}");
+        }
+        let id = registered["id"].as_str().unwrap();
+        let downloaded = http
+            .get(server.url(&format!("/photos/{id}/download")))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(
+            sha256_hex(&downloaded),
+            sha256_hex(&original),
+            "the evidence's bytes are the first upload's on {label}"
+        );
+        assert!(
+            object_keys(&server, "photos/")
+                .await
+                .contains(&evidence_key)
+        );
+        // A key that is neither the upload's nor the evidence's names nothing.
+        let (status, _) = call(
+            http.post(server.url("/photos/register"))
+                .json(&json!({"photo_id": url["photo_id"], "s3_key": format!("{evidence_key}x")})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn exif_cases_become_reasons_never_errors() {
     for backends in backend_sets() {
         let server = TestServer::start(&backends).await;
@@ -539,7 +622,7 @@ async fn refused_bytes_are_named_and_leave_nothing_behind() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         // A signed URL is bound to its key and refuses oversized bodies.
         let forged =
-            absolute(&server, url["url"].as_str().unwrap()).replace("/photos/", "/photos/x");
+            absolute(&server, url["url"].as_str().unwrap()).replace("/uploads/", "/uploads/x");
         if server.config.s3.s3_endpoint.is_none() {
             let status = reqwest::Client::new()
                 .put(forged)
@@ -564,11 +647,10 @@ async fn refused_bytes_are_named_and_leave_nothing_behind() {
             0,
             "no rows: {listed}"
         );
-        let tenant_objects = object_keys(&server, "photos").await;
-        assert!(
-            tenant_objects.is_empty(),
-            "no objects left: {tenant_objects:?}"
-        );
+        for prefix in ["photos", "uploads"] {
+            let left = object_keys(&server, prefix).await;
+            assert!(left.is_empty(), "no objects left: {left:?}");
+        }
         server.stop().await;
     }
 }
