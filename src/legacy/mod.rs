@@ -26,7 +26,7 @@ use crate::auth::permissions::Rpc;
 use crate::certificates::CertificateService;
 use crate::context::RequestContext;
 use crate::devices::DeviceService;
-use crate::error::AppError;
+use crate::error::{AppError, RETRY_AFTER_UNAVAILABLE, clip};
 use crate::identity::IdentityService;
 use crate::identity::model::user;
 use crate::incidents::IncidentService;
@@ -82,14 +82,18 @@ impl IntoResponse for LegacyError {
 pub type LegacyResult = Result<Response, LegacyError>;
 
 fn message(status: StatusCode, text: &str) -> LegacyError {
-    LegacyError::new((status, Json(json!({ "message": text }))).into_response())
+    LegacyError::new((status, Json(json!({ "message": clip(text) }))).into_response())
 }
 
-/// One express-validator entry; `value` is left out when the field was absent.
+/// One express-validator entry; `value` is left out when the field was absent. A long string
+/// value is clipped, and other long values are left out: an error never echoes a huge value.
 pub fn field_error(path: &str, value: Option<&Value>, msg: &str) -> Value {
-    let mut entry = json!({"type": "field", "msg": msg, "path": path, "location": "body"});
-    if let Some(value) = value {
-        entry["value"] = value.clone();
+    let mut entry =
+        json!({"type": "field", "msg": clip(msg), "path": clip(path), "location": "body"});
+    match value {
+        Some(Value::String(text)) => entry["value"] = json!(clip(text)),
+        Some(other) if other.to_string().len() <= 200 => entry["value"] = other.clone(),
+        _ => {}
     }
     entry
 }
@@ -126,6 +130,18 @@ impl LegacyError {
                 LegacyError(response)
             }
             AppError::FailedPrecondition(text) => message(StatusCode::BAD_REQUEST, &text),
+            AppError::Unavailable(_) => {
+                let mut response = message(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service temporarily unavailable, please try again",
+                )
+                .0;
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(RETRY_AFTER_UNAVAILABLE.as_secs()),
+                );
+                LegacyError(response)
+            }
             other => {
                 let _: tonic::Status = other.into(); // logs internals with the request id
                 LegacyError::new(

@@ -3,6 +3,7 @@
 //! OpenAPI, wraps them in CORS, request ids, tracing and a body limit, and runs it with
 //! graceful shutdown.
 
+pub mod input;
 pub mod readiness;
 pub mod transcode;
 
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
@@ -348,9 +349,18 @@ impl App {
             incidents: incidents.clone(),
         });
         // Every gRPC route (and so grpc-web and transcoded REST) passes the guard.
-        let grpc = routes.routes().prepare().into_axum_router().layer(
-            axum::middleware::from_fn_with_state(guard, auth::guard::grpc_guard),
-        );
+        let grpc = routes
+            .routes()
+            .prepare()
+            .into_axum_router()
+            .layer(axum::middleware::from_fn_with_state(
+                input::GrpcMessages::new(&pool, config.max_body_bytes),
+                input::check_grpc_message,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                guard,
+                auth::guard::grpc_guard,
+            ));
         let transcoder = Arc::new(Transcoder::new(&pool, grpc.clone(), config.max_body_bytes)?);
         let openapi = Arc::new(transcode::openapi::document(transcoder.routes()));
 
@@ -430,7 +440,7 @@ impl ServiceSet {
     }
 }
 
-/// Body limit, request ids, tracing, and CORS outermost.
+/// Body limit and bad-input checks, request ids, tracing, and CORS outermost.
 fn with_middleware(router: axum::Router, config: &Config) -> axum::Router {
     let request_id = HeaderName::from_static(REQUEST_ID);
     let trace = TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
@@ -444,7 +454,14 @@ fn with_middleware(router: axum::Router, config: &Config) -> axum::Router {
     .on_response(DefaultOnResponse::new().level(Level::INFO))
     .on_failure(DefaultOnFailure::new().level(Level::WARN));
     let router = router
+        // Extractors take bodies up to the one limit (axum's own default is 2 MiB).
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
+        // Outside the limit layer, so an oversized body is refused with a JSON answer.
+        .layer(axum::middleware::from_fn_with_state(
+            input::BodyLimit(config.max_body_bytes),
+            input::check_http_input,
+        ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(trace)
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server on an ephemeral port, spoken to as clients do
 //! (tonic, grpc-web frames over HTTP/1.1, REST/JSON, the health protocol, the binary).
 
+mod bad_input;
 mod buildout;
 mod certificates;
 mod configs;

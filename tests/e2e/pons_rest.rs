@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{FetchJson, TestServer, backend_sets};
 
-fn new_pon(code: &str) -> Value {
+pub fn new_pon(code: &str) -> Value {
     json!({
         "pon_code": code,
         "name": "Orlando East",

@@ -19,7 +19,7 @@ use prost_reflect::{
     DescriptorPool, DynamicMessage, Kind, MessageDescriptor, MethodDescriptor, ReflectMessage,
 };
 
-use crate::error::{FieldViolation, code_name, http_status_for};
+use crate::error::{FieldViolation, clip, code_name, http_status_for};
 use crate::proto::google::api::{HttpRule, http_rule::Pattern};
 use template::PathTemplate;
 
@@ -149,8 +149,15 @@ pub fn error_response(
     detail: &str,
     violations: &[FieldViolation],
 ) -> Response {
+    let violations: Vec<FieldViolation> = violations
+        .iter()
+        .map(|violation| FieldViolation {
+            field: clip(&violation.field).into_owned(),
+            description: clip(&violation.description).into_owned(),
+        })
+        .collect();
     let body = serde_json::json!({
-        "detail": detail,
+        "detail": clip(detail),
         "code": code_name(code),
         "field_violations": violations,
     });
@@ -189,7 +196,7 @@ fn status_response(status: &tonic::Status) -> Response {
         status.message(),
         &violations,
     );
-    if status.code() == tonic::Code::ResourceExhausted {
+    {
         use tonic_types::StatusExt;
         if let Some(delay) = status
             .get_details_retry_info()
