@@ -14,6 +14,7 @@ pub mod core_api;
 pub mod devices;
 pub mod error;
 pub mod fieldmask;
+pub mod idempotency;
 pub mod identity;
 pub mod incidents;
 pub mod jobs;

@@ -35,6 +35,7 @@ use crate::config::Config;
 use crate::configs::{ConfigService, grpc::ConfigGrpc, oxidized};
 use crate::core_api::{self, CoreApi};
 use crate::devices::{DeviceService, grpc::DeviceGrpc};
+use crate::idempotency::Idempotency;
 use crate::identity::IdentityService;
 use crate::identity::grpc::{AuthGrpc, UserGrpc};
 use crate::identity::service::LoginLimits;
@@ -96,6 +97,8 @@ pub struct App {
     service_names: Vec<&'static str>,
     /// The scheduled SLA scan, unless `DISABLE_SLA_SCAN` is set.
     sla_scan: Option<SlaSchedule>,
+    /// Idempotency keys, swept hourly.
+    idempotency: Arc<Idempotency>,
 }
 
 /// The SLA scan with its clock and interval.
@@ -152,6 +155,12 @@ impl App {
             clock.clone(),
         )?);
 
+        let idempotency = Arc::new(Idempotency {
+            db: storage.db.clone(),
+            guard: guard.clone(),
+            clock: clock.clone(),
+            body_limit: config.max_body_bytes,
+        });
         let identity = Arc::new(IdentityService::new(
             storage.db.clone(),
             clock.clone(),
@@ -390,12 +399,17 @@ impl App {
             .merge(oxidized)
             .merge(core)
             .merge(rest);
+        let router = router.layer(axum::middleware::from_fn_with_state(
+            idempotency.clone(),
+            crate::idempotency::idempotent,
+        ));
         let router = with_middleware(router, config);
         Ok(App {
             router,
             readiness,
             service_names,
             sla_scan,
+            idempotency,
         })
     }
 }
@@ -578,6 +592,7 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let readiness_task = tokio::spawn(app.readiness.clone().run());
     let sla_task = app.sla_scan.map(|schedule| tokio::spawn(schedule.run()));
+    let sweep_task = tokio::spawn(sweep_idempotency_keys(app.idempotency.clone()));
     let draining = Arc::new(Notify::new());
     let signal = {
         let readiness = app.readiness.clone();
@@ -611,8 +626,22 @@ async fn serve(
     if let Some(sla_task) = sla_task {
         sla_task.abort();
     }
+    sweep_task.abort();
     tracing::info!("server stopped");
     result
+}
+
+/// Deletes the idempotency keys older than a day, every hour.
+async fn sweep_idempotency_keys(idempotency: Arc<Idempotency>) {
+    jobs::every("idempotency-sweep", Duration::from_secs(3600), move || {
+        let idempotency = idempotency.clone();
+        async move {
+            let swept = idempotency.sweep().await?;
+            tracing::debug!(swept, "idempotency keys swept");
+            Ok(())
+        }
+    })
+    .await;
 }
 
 /// Runs until SIGTERM or SIGINT.

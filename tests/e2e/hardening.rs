@@ -1,5 +1,6 @@
 //! Hardening end to end: self-registration that grants nothing until an admin approves it,
-//! invites, a read-only role that can never write, and client addresses read right to left.
+//! invites, a read-only role that can never write, client addresses read right to left, and
+//! writes retried with an idempotency key running once.
 
 use kasi_fiber::config::SelfRegistration;
 use kasi_fiber::proto::v1::ListUsersRequest;
@@ -351,6 +352,110 @@ async fn a_spoofed_forwarded_for_does_not_escape_the_per_address_login_limit() {
             "a new leftmost address each time is still the same client on {}",
             backends.label()
         );
+        server.stop().await;
+    }
+}
+
+/// The number of PONs the caller can see.
+async fn pons_seen(server: &TestServer, http: &reqwest::Client) -> usize {
+    ok(http.get(server.url("/v1/pons?page_size=500"))).await["pons"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn a_retried_create_with_the_same_idempotency_key_writes_once() {
+    use kasi_fiber::proto::v1::CreatePonRequest;
+
+    for backends in backend_sets() {
+        let server = TestServer::start(&backends).await;
+        let label = backends.label();
+        let token = server.admin_token().await;
+        let http = server.http_as(&token);
+        let create = |key: &str, code: &str| {
+            http.post(server.url("/v1/pons"))
+                .header("idempotency-key", key)
+                .json(&crate::pons_rest::new_pon(code))
+        };
+
+        // REST: the answer again, nothing written again.
+        let first = create("key-1", "PON-IDEM-1").send().await.unwrap();
+        assert_eq!(first.status(), StatusCode::OK, "{label}");
+        let first: Value = first.json().await.unwrap();
+        let retried = create("key-1", "PON-IDEM-1").send().await.unwrap();
+        assert_eq!(retried.status(), StatusCode::OK);
+        assert_eq!(retried.headers()["idempotent-replayed"], "true");
+        assert_eq!(retried.json::<Value>().await.unwrap(), first);
+        assert_eq!(pons_seen(&server, &http).await, 1, "{label}");
+        // The same key with another body is a conflict.
+        let (status, body) = call(create("key-1", "PON-IDEM-2")).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(body["code"], "ALREADY_EXISTS");
+        // A failed request gives its key back.
+        let (status, _) = call(
+            http.post(server.url("/v1/pons"))
+                .header("idempotency-key", "key-2")
+                .json(&json!({"pon_code": ""})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        ok(create("key-2", "PON-IDEM-3")).await;
+        // Keys are per caller: another admin's `key-1` is another key.
+        let other = server.http_as(&server.admin_token().await);
+        ok(other
+            .post(server.url("/v1/pons"))
+            .header("idempotency-key", "key-1")
+            .json(&crate::pons_rest::new_pon("PON-IDEM-4")))
+        .await;
+        assert_eq!(pons_seen(&server, &http).await, 3);
+
+        // Concurrent retries of one request: one write, the others replay or are told to wait.
+        let racing = futures::future::join_all(
+            (0..5).map(|_| async { call(create("key-3", "PON-IDEM-5")).await }),
+        )
+        .await;
+        let ids: std::collections::BTreeSet<String> = racing
+            .iter()
+            .filter(|(status, _)| *status == StatusCode::OK)
+            .map(|(_, body)| id_of(body))
+            .collect();
+        assert_eq!(ids.len(), 1, "{racing:?}");
+        assert!(
+            racing
+                .iter()
+                .all(|(status, _)| *status == StatusCode::OK || *status == StatusCode::CONFLICT)
+        );
+        assert_eq!(pons_seen(&server, &http).await, 4);
+
+        // Legacy path: header; gRPC: metadata.
+        let legacy = || {
+            reqwest::Client::new()
+                .post(server.url("/api/pons"))
+                .header("x-auth-token", &token)
+                .header("idempotency-key", "key-4")
+                .json(&json!({"ponId": "PON-IDEM-6", "name": "Six", "location": "Soweto", "startDate": "2024-01-15", "expectedEndDate": "2024-02-15", "fiberCount": 24}))
+        };
+        let once = ok(legacy()).await;
+        assert_eq!(ok(legacy()).await["_id"], once["_id"]);
+        let mut grpc = crate::pons_grpc::client_as(&server, &token).await;
+        let request = || {
+            let mut request = tonic::Request::new(CreatePonRequest {
+                pon: Some(crate::pons_grpc::sample_pon("PON-IDEM-7")),
+            });
+            request
+                .metadata_mut()
+                .insert("idempotency-key", "key-5".parse().unwrap());
+            request
+        };
+        let created = grpc.create_pon(request()).await.unwrap();
+        let again = grpc.create_pon(request()).await.unwrap();
+        assert_eq!(again.get_ref().id, created.get_ref().id, "{label}");
+        assert_eq!(again.metadata().get("idempotent-replayed").unwrap(), "true");
+        assert_eq!(pons_seen(&server, &http).await, 6);
+
+        // A malformed key is refused.
+        let (status, body) = call(create("has space", "PON-IDEM-8")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         server.stop().await;
     }
 }
