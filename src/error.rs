@@ -47,15 +47,27 @@ pub type AppResult<T> = Result<T, AppError>;
 /// How long a client should wait before retrying an UNAVAILABLE answer.
 pub const RETRY_AFTER_UNAVAILABLE: Duration = Duration::from_secs(1);
 
-/// Longest error text sent back: a client's 7 MB id must not come back as a 14 MB error.
+/// Longest piece of error text sent back (one message, one field's description): a client's
+/// 7 MB id must not come back as a 14 MB error.
 const MAX_ERROR_TEXT: usize = 200;
+/// Longest whole error detail: the descriptions of every bad field, each clipped, joined.
+const MAX_ERROR_DETAIL: usize = 4096;
 
 /// `text` cut to at most 200 bytes (on a character boundary), marked with `…` when cut.
 pub fn clip(text: &str) -> Cow<'_, str> {
-    if text.len() <= MAX_ERROR_TEXT {
+    clip_to(text, MAX_ERROR_TEXT)
+}
+
+/// An error detail that may join several clipped pieces, cut to at most 4 KiB.
+pub fn clip_detail(text: &str) -> Cow<'_, str> {
+    clip_to(text, MAX_ERROR_DETAIL)
+}
+
+fn clip_to(text: &str, max: usize) -> Cow<'_, str> {
+    if text.len() <= max {
         return Cow::Borrowed(text);
     }
-    let mut end = MAX_ERROR_TEXT;
+    let mut end = max;
     while !text.is_char_boundary(end) {
         end -= 1;
     }
@@ -126,7 +138,7 @@ impl From<sea_orm::DbErr> for AppError {
                 tracing::warn!(error = %err, "the database refused a value");
                 AppError::invalid(
                     "request",
-                    "holds a value the database cannot store (a NUL byte, or text too long)",
+                    "holds a value the database cannot store (a NUL byte, text too long, or a value out of range)",
                 )
             }
             DbFault::Other => AppError::Internal(err.into()),
@@ -185,6 +197,8 @@ fn sqlite_fault(code: &str) -> DbFault {
         Ok(5 | 6) => DbFault::Outage,
         // SQLITE_TOOBIG
         Ok(18) => DbFault::RefusedValue,
+        // SQLITE_CONSTRAINT_CHECK (275): a CHECK constraint refused a value the service let by.
+        Ok(19) if code == "275" => DbFault::RefusedValue,
         _ => DbFault::Other,
     }
 }
@@ -201,7 +215,8 @@ fn sqlstate_fault(code: &str) -> DbFault {
         "40001" | "40P01" => DbFault::Outage,
         // 22021: invalid byte sequence (a NUL byte); 22001: string too long; 22003: numeric
         // value out of range; 22P05: untranslatable character.
-        "22021" | "22001" | "22003" | "22P05" => DbFault::RefusedValue,
+        // 23514: a CHECK constraint refused a value the service let by.
+        "22021" | "22001" | "22003" | "22P05" | "23514" => DbFault::RefusedValue,
         _ => DbFault::Other,
     }
 }
@@ -332,6 +347,8 @@ mod tests {
         assert_eq!(sqlite_fault("5"), DbFault::Outage, "SQLITE_BUSY");
         assert_eq!(sqlite_fault("517"), DbFault::Outage, "SQLITE_BUSY_SNAPSHOT");
         assert_eq!(sqlite_fault("19"), DbFault::Other, "SQLITE_CONSTRAINT");
+        assert_eq!(sqlite_fault("275"), DbFault::RefusedValue, "a CHECK");
+        assert_eq!(sqlstate_fault("23514"), DbFault::RefusedValue, "a CHECK");
         assert_eq!(sqlstate_fault("22021"), DbFault::RefusedValue);
         assert_eq!(sqlstate_fault("23505"), DbFault::Other);
         let io = sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(

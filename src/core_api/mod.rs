@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::auth::guard::Guard;
 use crate::certificates::CertificateService;
 use crate::devices::DeviceService;
-use crate::error::{AppError, RETRY_AFTER_UNAVAILABLE, clip, http_status_for};
+use crate::error::{AppError, RETRY_AFTER_UNAVAILABLE, clip_detail, http_status_for};
 use crate::incidents::IncidentService;
 use crate::optical::OpticalService;
 use crate::organizations::OrganizationsService;
@@ -159,8 +159,11 @@ impl Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let mut response =
-            (self.status, Json(json!({"detail": clip(&self.detail)}))).into_response();
+        let mut response = (
+            self.status,
+            Json(json!({"detail": clip_detail(&self.detail)})),
+        )
+            .into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
                 header::RETRY_AFTER,

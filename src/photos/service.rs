@@ -222,6 +222,20 @@ fn optional_text(text: Option<String>) -> Option<String> {
     text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
 }
 
+/// The text fields of an upload, which arrive in multipart forms and gRPC streams (where the
+/// server's input checks do not read them): a NUL byte is refused before any byte is stored.
+fn check_texts(pole_number: Option<&str>, original_name: &str) -> AppResult<()> {
+    for (field, text) in [
+        ("pole_number", pole_number.unwrap_or_default()),
+        ("original_name", original_name),
+    ] {
+        if text.contains('\0') {
+            return Err(AppError::invalid(field, "must not contain a NUL byte"));
+        }
+    }
+    Ok(())
+}
+
 impl PhotoService {
     pub fn new(
         db: DatabaseConnection,
@@ -320,6 +334,7 @@ impl PhotoService {
         request: UploadRequest,
         source: &mut dyn ChunkSource,
     ) -> AppResult<photo::Model> {
+        check_texts(request.pole_number.as_deref(), &request.original_name)?;
         let task = self.tasks.get(ctx, request.task_id).await?;
         let id = Uuid::now_v7();
         let key = object_key(ctx.tenant_id, task.id, id);
@@ -470,6 +485,7 @@ impl PhotoService {
                 Err(photo_not_found())
             };
         }
+        check_texts(pole_number.as_deref(), "")?;
         let (task_id, key_photo) = parse_upload_key(ctx.tenant_id, key)
             .filter(|(_, id)| *id == photo_id)
             .ok_or_else(photo_not_found)?;

@@ -28,6 +28,7 @@ async fn nul_bytes_are_refused_naming_the_field_on_every_surface() {
         let token = server.admin_token().await;
         let http = server.http_as(&token);
         let before = pon_count(&http, &server).await;
+        assert_eq!(before, 0);
 
         // Transcoded REST: body, query, path; and the public login.
         let mut pon = new_pon("PON-NUL");
@@ -84,6 +85,24 @@ async fn nul_bytes_are_refused_naming_the_field_on_every_surface() {
             "{body}"
         );
 
+        // A multipart photo form's text field, before any byte is stored.
+        let site = crate::photos::site(&server, &http).await;
+        let (status, body) = crate::photos::upload(
+            &server,
+            &http,
+            &site.task,
+            &[("pole_number", "P\u{0}1")],
+            &crate::photos::good_jpeg(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("pole_number"),
+            "{body}"
+        );
+        let photos = crate::photos::object_keys(&server, "photos").await;
+        assert!(photos.is_empty(), "{photos:?}");
+
         // Native gRPC (gzip-compressed by this client): the field path in the message.
         let mut grpc = client_as(&server, &token).await;
         let mut pon = sample_pon("PON-NUL-G");
@@ -94,7 +113,11 @@ async fn nul_bytes_are_refused_naming_the_field_on_every_surface() {
             .unwrap_err();
         assert_eq!(violated_fields(&status), vec!["pon.location"]);
 
-        assert_eq!(pon_count(&http, &server).await, before, "nothing written");
+        assert_eq!(
+            pon_count(&http, &server).await,
+            before + 1,
+            "only the photo's PON"
+        );
         server.stop().await;
     }
 }

@@ -19,7 +19,7 @@ use prost_reflect::{
     DescriptorPool, DynamicMessage, Kind, MessageDescriptor, MethodDescriptor, ReflectMessage,
 };
 
-use crate::error::{FieldViolation, clip, code_name, http_status_for};
+use crate::error::{FieldViolation, clip, clip_detail, code_name, http_status_for};
 use crate::proto::google::api::{HttpRule, http_rule::Pattern};
 use template::PathTemplate;
 
@@ -157,7 +157,7 @@ pub fn error_response(
         })
         .collect();
     let body = serde_json::json!({
-        "detail": clip(detail),
+        "detail": clip_detail(detail),
         "code": code_name(code),
         "field_violations": violations,
     });
