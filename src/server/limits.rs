@@ -69,7 +69,10 @@ pub async fn enforce(
             Ok(permit) => Some(permit),
             Err(_) => {
                 tracing::debug!(path = request.uri().path(), "overloaded: request refused");
-                return refusal(request.headers().get(header::CONTENT_TYPE), Refusal::Overloaded);
+                return refusal(
+                    request.headers().get(header::CONTENT_TYPE),
+                    Refusal::Overloaded,
+                );
             }
         }
     };
@@ -93,7 +96,8 @@ pub async fn enforce(
     tokio::pin!(call);
     loop {
         let server_deadline = progress.last() + limits.timeout;
-        let deadline = client_deadline.map_or(server_deadline, |client| client.min(server_deadline));
+        let deadline =
+            client_deadline.map_or(server_deadline, |client| client.min(server_deadline));
         tokio::select! {
             response = &mut call => return response,
             () = tokio::time::sleep_until(deadline) => {

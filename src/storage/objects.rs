@@ -96,13 +96,7 @@ impl Objects {
                     s3_bucket::ensure_bucket(config, endpoint).await?;
                 }
                 let mut builder = AmazonS3Builder::new()
-                    .with_endpoint(endpoint)
-                    .with_region(&config.s3_region)
-                    .with_bucket_name(&config.s3_bucket)
-                    .with_allow_http(true)
-                    .with_virtual_hosted_style_request(false)
-                    // An upload waits on the store: every request is bounded by OBJECT_STORE_TIMEOUT_SECS,
-                    // and no retry starts after that much time has passed since the first try.
+                    // First: these options replace every client option set before them.
                     .with_client_options(
                         object_store::ClientOptions::new()
                             .with_timeout(config.object_store_timeout())
@@ -110,6 +104,13 @@ impl Objects {
                                 config.object_store_timeout().min(S3_CONNECT_TIMEOUT),
                             ),
                     )
+                    .with_endpoint(endpoint)
+                    .with_region(&config.s3_region)
+                    .with_bucket_name(&config.s3_bucket)
+                    .with_allow_http(true)
+                    .with_virtual_hosted_style_request(false)
+                    // An upload waits on the store: no retry starts after OBJECT_STORE_TIMEOUT_SECS
+                    // have passed since the first try (each try is bounded by it, above).
                     .with_retry(object_store::RetryConfig {
                         backoff: object_store::BackoffConfig::default(),
                         max_retries: S3_MAX_RETRIES,

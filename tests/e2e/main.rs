@@ -4,6 +4,7 @@
 mod buildout;
 mod certificates;
 mod configs;
+mod connections;
 mod devices;
 mod grpc_web;
 mod harness;
