@@ -119,12 +119,12 @@ pub struct ConnectionConfig {
     #[arg(long, env = "HTTP2_KEEPALIVE_TIMEOUT_SECS", default_value_t = 20)]
     pub http2_keepalive_timeout_secs: u64,
 
-    /// HTTP/2 receive window of each stream, in bytes.
-    #[arg(long, env = "HTTP2_STREAM_WINDOW_BYTES", default_value_t = 2 * 1024 * 1024)]
+    /// HTTP/2 receive window of each stream, in bytes (what a client may send ahead unread).
+    #[arg(long, env = "HTTP2_STREAM_WINDOW_BYTES", default_value_t = 1024 * 1024)]
     pub http2_stream_window_bytes: u32,
 
     /// HTTP/2 receive window of each connection, in bytes.
-    #[arg(long, env = "HTTP2_CONNECTION_WINDOW_BYTES", default_value_t = 8 * 1024 * 1024)]
+    #[arg(long, env = "HTTP2_CONNECTION_WINDOW_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub http2_connection_window_bytes: u32,
 
     /// Size the HTTP/2 windows from the measured bandwidth-delay product instead (ignores the two above).
