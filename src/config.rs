@@ -93,6 +93,74 @@ pub struct Config {
     /// Longest wait for in-flight requests to finish after SIGTERM/SIGINT, in seconds.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30)]
     pub shutdown_grace_secs: u64,
+
+    #[command(flatten)]
+    pub connections: ConnectionConfig,
+}
+
+/// Connections and requests: timeouts, keep-alive, HTTP/2 windows, load shedding, the drain on shutdown.
+#[derive(Args, Clone, Debug)]
+pub struct ConnectionConfig {
+    /// Longest time a request may take to produce its answer, in seconds, counted from its last
+    /// received body bytes (an upload that makes progress is not cut); then 503 / UNAVAILABLE.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Requests in flight beyond which new ones are refused at once (503 / UNAVAILABLE with
+    /// `Retry-After`) instead of queueing; health probes are exempt.
+    #[arg(long, env = "MAX_CONCURRENT_REQUESTS", default_value_t = 1024)]
+    pub max_concurrent_requests: usize,
+
+    /// Time a client has to send a complete HTTP/1 request header, in seconds.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+
+    /// A connection with no request in flight for this long is closed, in seconds.
+    #[arg(long, env = "IDLE_CONNECTION_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_connection_timeout_secs: u64,
+
+    /// Interval of HTTP/2 keep-alive pings, in seconds (0: none).
+    #[arg(long, env = "HTTP2_KEEPALIVE_INTERVAL_SECS", default_value_t = 30)]
+    pub http2_keepalive_interval_secs: u64,
+
+    /// How long an HTTP/2 keep-alive ping may go unanswered before the connection is closed, in seconds.
+    #[arg(long, env = "HTTP2_KEEPALIVE_TIMEOUT_SECS", default_value_t = 20)]
+    pub http2_keepalive_timeout_secs: u64,
+
+    /// HTTP/2 receive window of each stream, in bytes (what a client may send ahead unread).
+    #[arg(long, env = "HTTP2_STREAM_WINDOW_BYTES", default_value_t = 1024 * 1024)]
+    pub http2_stream_window_bytes: u32,
+
+    /// HTTP/2 receive window of each connection, in bytes.
+    #[arg(long, env = "HTTP2_CONNECTION_WINDOW_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub http2_connection_window_bytes: u32,
+
+    /// Size the HTTP/2 windows from the measured bandwidth-delay product instead (ignores the two above).
+    #[arg(long, env = "HTTP2_ADAPTIVE_WINDOW", default_value_t = false, action = clap::ArgAction::Set)]
+    pub http2_adaptive_window: bool,
+
+    /// After a shutdown signal, how long health says NOT_SERVING while new connections are still
+    /// accepted (so load balancers notice first), in seconds.
+    #[arg(long, env = "SHUTDOWN_DRAIN_DELAY_SECS", default_value_t = 0)]
+    pub shutdown_drain_delay_secs: u64,
+}
+
+impl ConnectionConfig {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs.max(1))
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs.max(1))
+    }
+
+    pub fn idle_connection_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_connection_timeout_secs.max(1))
+    }
+
+    pub fn drain_delay(&self) -> Duration {
+        Duration::from_secs(self.shutdown_drain_delay_secs)
+    }
 }
 
 #[derive(Args, Clone, Debug)]
@@ -108,6 +176,11 @@ pub struct DatabaseConfig {
     /// Apply pending migrations when the server starts.
     #[arg(long, env = "MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set)]
     pub migrate_on_start: bool,
+
+    /// Longest a database statement may run (PostgreSQL `statement_timeout`) or wait for a lock
+    /// (SQLite busy timeout), in milliseconds.
+    #[arg(long, env = "DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000)]
+    pub db_statement_timeout_ms: u64,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -131,6 +204,10 @@ pub struct S3Config {
     /// Create the bucket at start when it does not exist.
     #[arg(long, env = "S3_CREATE_BUCKET", default_value_t = false, action = clap::ArgAction::Set)]
     pub s3_create_bucket: bool,
+
+    /// Longest one object-store request may take, in seconds (connecting: at most 5 s of it).
+    #[arg(long, env = "OBJECT_STORE_TIMEOUT_SECS", default_value_t = 10)]
+    pub object_store_timeout_secs: u64,
 
     /// Key of the signed upload/download URLs of the local object store (shared by replicas);
     /// random at start when unset.
@@ -374,7 +451,17 @@ impl Config {
     }
 }
 
+impl S3Config {
+    pub fn object_store_timeout(&self) -> Duration {
+        Duration::from_secs(self.object_store_timeout_secs.max(1))
+    }
+}
+
 impl DatabaseConfig {
+    pub fn statement_timeout(&self) -> Duration {
+        Duration::from_millis(self.db_statement_timeout_ms.max(1))
+    }
+
     /// The URL sqlx understands, mapping the old Python driver spellings onto `postgres://`.
     pub fn normalized_url(&self) -> Option<String> {
         self.database_url.as_deref().map(normalize_database_url)

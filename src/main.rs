@@ -114,7 +114,7 @@ async fn main() -> ExitCode {
 /// Connects and applies pending migrations.
 async fn migrated_database(args: &MigrateArgs) -> anyhow::Result<sea_orm::DatabaseConnection> {
     std::fs::create_dir_all(&args.data_dir)?;
-    let db = storage::db::connect(&args.database, &args.data_dir).await?;
+    let db = storage::db::connect_for_migrations(&args.database, &args.data_dir).await?;
     storage::db::migrate(&db).await?;
     tracing::info!("migrations applied");
     Ok(db)

@@ -1,48 +1,60 @@
 //! Rate limits over the cache port (shared through Redis across replicas, in-process
-//! without it). A store outage fails open (logged) unless configured to fail closed.
+//! without it). During a store outage the limits are counted in this process (logged) unless
+//! configured to fail closed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{AppError, AppResult};
 use crate::storage::Cache;
+use crate::storage::cache::MemoryCache;
 
 #[derive(Clone)]
 pub struct RateLimiter {
     cache: Arc<dyn Cache>,
+    /// Counts hits while the cache is unavailable (per replica, so looser than the shared count).
+    fallback: Arc<MemoryCache>,
     fail_closed: bool,
 }
 
 impl RateLimiter {
     pub fn new(cache: Arc<dyn Cache>, fail_closed: bool) -> Self {
-        RateLimiter { cache, fail_closed }
+        RateLimiter {
+            cache,
+            fallback: Arc::default(),
+            fail_closed,
+        }
     }
 
     /// Counts one hit on `key`; refused with the time until the window resets once over `limit`.
     pub async fn check(&self, key: &str, limit: u64, window: Duration) -> AppResult<()> {
-        match self.cache.hit(&format!("ratelimit:{key}"), window).await {
-            Ok(count) if count.count > limit => Err(AppError::ResourceExhausted {
-                message: "rate limit exceeded".into(),
-                retry_after: Some(count.resets_in.max(Duration::from_secs(1))),
-            }),
-            Ok(_) => Ok(()),
+        let key = format!("ratelimit:{key}");
+        let count = match self.cache.hit(&key, window).await {
+            Ok(count) => count,
             Err(err) if self.fail_closed => {
                 tracing::error!(
                     error = format!("{err:#}"),
                     key,
                     "rate-limit store unavailable; refusing (fail-closed)"
                 );
-                Err(AppError::Unavailable("rate limiting is unavailable".into()))
+                return Err(AppError::Unavailable("rate limiting is unavailable".into()));
             }
             Err(err) => {
                 tracing::warn!(
                     error = format!("{err:#}"),
                     key,
-                    "rate-limit store unavailable; allowing (fail-open)"
+                    "rate-limit store unavailable; counting in this process"
                 );
-                Ok(())
+                self.fallback.hit(&key, window).await?
             }
+        };
+        if count.count > limit {
+            return Err(AppError::ResourceExhausted {
+                message: "rate limit exceeded".into(),
+                retry_after: Some(count.resets_in.max(Duration::from_secs(1))),
+            });
         }
+        Ok(())
     }
 }
 

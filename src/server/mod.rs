@@ -1,9 +1,11 @@
 //! The one listener: assembles gRPC services (with health and reflection), grpc-web on
 //! the gRPC routes only, the core-API paths, the REST transcoder as fallback, probes and
-//! OpenAPI, wraps them in CORS, request ids, tracing and a body limit, and runs it with
-//! graceful shutdown.
+//! OpenAPI, wraps them in CORS, request ids, tracing, request limits and a body limit, and runs
+//! it with graceful shutdown.
 
 pub mod input;
+pub mod limits;
+mod listener;
 pub mod readiness;
 pub mod transcode;
 
@@ -17,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::codec::CompressionEncoding;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -93,8 +95,6 @@ macro_rules! configured {
 pub struct App {
     router: axum::Router,
     readiness: Arc<Readiness>,
-    /// Names our gRPC services report in `grpc.health.v1`.
-    service_names: Vec<&'static str>,
     /// The scheduled SLA scan, unless `DISABLE_SLA_SCAN` is set.
     sla_scan: Option<SlaSchedule>,
     /// Idempotency keys, swept hourly.
@@ -333,13 +333,9 @@ impl App {
             names: service_names,
         } = services;
         routes.add_service(health_service).add_service(reflection);
-        for name in &service_names {
-            health_reporter
-                .set_service_status(*name, tonic_health::ServingStatus::Serving)
-                .await;
-        }
         let readiness = Readiness::new(
             readiness::dependencies(&storage),
+            service_names,
             health_reporter,
             config.readiness.clone(),
         )
@@ -407,7 +403,6 @@ impl App {
         Ok(App {
             router,
             readiness,
-            service_names,
             sla_scan,
             idempotency,
         })
@@ -454,7 +449,8 @@ impl ServiceSet {
     }
 }
 
-/// Body limit and bad-input checks, request ids, tracing, and CORS outermost.
+/// Body limit and bad-input checks, request limits (load shedding, timeouts), request ids,
+/// tracing, and CORS outermost.
 fn with_middleware(router: axum::Router, config: &Config) -> axum::Router {
     let request_id = HeaderName::from_static(REQUEST_ID);
     let trace = TraceLayer::new_for_http().make_span_with(|request: &http::Request<_>| {
@@ -475,6 +471,10 @@ fn with_middleware(router: axum::Router, config: &Config) -> axum::Router {
         .layer(axum::middleware::from_fn_with_state(
             input::BodyLimit(config.max_body_bytes),
             input::check_http_input,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits::RequestLimits::new(&config.connections),
+            limits::enforce,
         ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(trace)
@@ -575,7 +575,13 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "listening (gRPC, grpc-web, REST, health)");
     let (shutdown_tx, shutdown_rx) = oneshot::channel();
-    let task = tokio::spawn(serve(listener, app, config.shutdown_grace(), shutdown_rx));
+    let task = tokio::spawn(serve(
+        listener,
+        app,
+        config.connections.clone(),
+        config.shutdown_grace(),
+        shutdown_rx,
+    ));
     Ok(RunningServer {
         addr,
         shutdown: Some(shutdown_tx),
@@ -583,52 +589,39 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningServer> {
     })
 }
 
-/// Serves until `shutdown` fires, then drains for at most `grace`.
+/// Serves until `shutdown` fires; then health goes NOT_SERVING, new connections are still
+/// accepted for the drain delay, and the connections are drained for at most `grace`.
 async fn serve(
     listener: TcpListener,
     app: App,
+    connections: crate::config::ConnectionConfig,
     grace: Duration,
     shutdown: oneshot::Receiver<()>,
 ) -> anyhow::Result<()> {
     let readiness_task = tokio::spawn(app.readiness.clone().run());
     let sla_task = app.sla_scan.map(|schedule| tokio::spawn(schedule.run()));
     let sweep_task = tokio::spawn(sweep_idempotency_keys(app.idempotency.clone()));
-    let draining = Arc::new(Notify::new());
-    let signal = {
+    let stop_accepting = {
         let readiness = app.readiness.clone();
-        let draining = draining.clone();
-        let names = app.service_names.clone();
+        let drain_delay = connections.drain_delay();
         async move {
             let _ = shutdown.await;
-            readiness.begin_shutdown(&names).await;
-            tracing::info!("shutting down: health is NOT_SERVING, draining in-flight requests");
-            draining.notify_one();
+            readiness.begin_shutdown().await;
+            tracing::info!(
+                drain_delay_secs = drain_delay.as_secs(),
+                "shutting down: health is NOT_SERVING"
+            );
+            tokio::time::sleep(drain_delay).await;
         }
     };
-    let server = axum::serve(
-        listener,
-        app.router
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal);
-    let deadline = async {
-        draining.notified().await;
-        tokio::time::sleep(grace).await;
-    };
-    let result = tokio::select! {
-        result = server => result.map_err(anyhow::Error::from),
-        () = deadline => {
-            tracing::warn!(grace_secs = grace.as_secs(), "drain deadline passed; closing the remaining connections");
-            Ok(())
-        }
-    };
+    listener::serve(listener, app.router, &connections, grace, stop_accepting).await;
     readiness_task.abort();
     if let Some(sla_task) = sla_task {
         sla_task.abort();
     }
     sweep_task.abort();
     tracing::info!("server stopped");
-    result
+    Ok(())
 }
 
 /// Deletes the idempotency keys older than a day, every hour.

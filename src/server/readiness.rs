@@ -1,6 +1,7 @@
 //! Readiness: a loop checks every configured dependency with a timeout, dampens flapping
 //! (several failures to go down, one success to come back), and drives both the
-//! `grpc.health.v1` statuses (`""` and one name per dependency) and `GET /readyz`.
+//! `grpc.health.v1` statuses (`""`, one name per dependency and per service) and `GET /readyz`.
+//! Only the database gates readiness; the others are reported as degraded by name.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +13,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::config::ReadinessConfig;
+use crate::proto::v1::photo_service_server;
 use crate::storage::Storage;
 
 /// One dependency the server needs, and how to probe it.
@@ -20,8 +22,9 @@ pub struct Dependency {
     pub name: &'static str,
     /// Which backend is configured (`sqlite`, `postgres`, `redis`, ...).
     pub backend: &'static str,
-    /// Whether the server is unready while this dependency is down (mail is reported, not gating).
-    pub gates_readiness: bool,
+    /// Whether the server is unready while this dependency is down (the database); the others
+    /// have fallbacks or serve only some calls, so the server is merely degraded without them.
+    pub required: bool,
     probe: Box<dyn Fn() -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>,
 }
 
@@ -40,7 +43,7 @@ pub fn dependencies(storage: &Storage) -> Vec<Dependency> {
         Dependency {
             name: "database",
             backend: db_backend,
-            gates_readiness: true,
+            required: true,
             probe: Box::new(move || {
                 let db = db.clone();
                 Box::pin(async move { crate::storage::db::ping(&db).await })
@@ -49,7 +52,7 @@ pub fn dependencies(storage: &Storage) -> Vec<Dependency> {
         Dependency {
             name: "cache",
             backend: cache.backend(),
-            gates_readiness: true,
+            required: false,
             probe: Box::new(move || {
                 let cache = cache.clone();
                 Box::pin(async move { cache.ping().await })
@@ -58,7 +61,7 @@ pub fn dependencies(storage: &Storage) -> Vec<Dependency> {
         Dependency {
             name: "object_store",
             backend: objects.backend(),
-            gates_readiness: true,
+            required: false,
             probe: Box::new(move || {
                 let objects = objects.clone();
                 Box::pin(async move { objects.ping().await })
@@ -67,7 +70,7 @@ pub fn dependencies(storage: &Storage) -> Vec<Dependency> {
         Dependency {
             name: "mail",
             backend: mailer.backend(),
-            gates_readiness: false,
+            required: false,
             probe: Box::new(move || {
                 let mailer = mailer.clone();
                 Box::pin(async move { mailer.ping().await })
@@ -76,23 +79,36 @@ pub fn dependencies(storage: &Storage) -> Vec<Dependency> {
     ]
 }
 
-/// What `/readyz` reports about one dependency.
+/// The dependencies a gRPC service of ours needs: every one the database; PhotoService also the
+/// object store (the others never touch it, or only to delete, which is retried later).
+fn needs(service: &str) -> &'static [&'static str] {
+    if service == photo_service_server::SERVICE_NAME {
+        &["database", "object_store"]
+    } else {
+        &["database"]
+    }
+}
+
+/// What `/readyz` reports about one dependency: its state, never an error text (those are logged).
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckReport {
     pub ok: bool,
     pub backend: &'static str,
-    pub gates_readiness: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
 }
 
 /// The body of `/readyz`.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReadinessReport {
+    /// Whether the server takes traffic (the database is up and no shutdown has begun).
     pub ok: bool,
-    pub checks: BTreeMap<&'static str, CheckReport>,
+    /// `ready`, `degraded` (ready, some optional dependency down), `unready` or `shutting_down`.
+    pub status: &'static str,
+    /// Optional dependencies that are down.
+    pub degraded: Vec<&'static str>,
+    /// Why the server is unready: required dependencies that are down, or `shutting_down`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub failing: Vec<String>,
+    pub failing: Vec<&'static str>,
+    pub checks: BTreeMap<&'static str, CheckReport>,
 }
 
 #[derive(Clone, Default)]
@@ -100,12 +116,13 @@ struct DependencyState {
     /// False until the first successful check.
     up: bool,
     consecutive_failures: u32,
-    last_error: Option<String>,
 }
 
 pub struct Readiness {
     dependencies: Vec<Dependency>,
     states: RwLock<Vec<DependencyState>>,
+    /// Our gRPC services, each with its own health name.
+    services: Vec<&'static str>,
     reporter: HealthReporter,
     /// What each health name was last set to: Watch streams hear only of changes.
     published: tokio::sync::Mutex<BTreeMap<String, ServingStatus>>,
@@ -114,9 +131,11 @@ pub struct Readiness {
 }
 
 impl Readiness {
-    /// Starts with `""` NOT_SERVING (tonic-health registers it as SERVING) until the first checks pass.
+    /// Starts with every name NOT_SERVING (tonic-health registers `""` as SERVING) until the
+    /// first checks pass.
     pub async fn new(
         dependencies: Vec<Dependency>,
+        services: Vec<&'static str>,
         reporter: HealthReporter,
         config: ReadinessConfig,
     ) -> Arc<Self> {
@@ -124,16 +143,19 @@ impl Readiness {
         let readiness = Arc::new(Readiness {
             dependencies,
             states,
+            services,
             reporter,
             published: Default::default(),
             config,
             shutting_down: AtomicBool::new(false),
         });
-        readiness.set_status("", ServingStatus::NotServing).await;
-        for dependency in &readiness.dependencies {
-            readiness
-                .set_status(dependency.name, ServingStatus::NotServing)
-                .await;
+        let names = readiness
+            .dependencies
+            .iter()
+            .map(|dependency| dependency.name)
+            .chain(readiness.services.iter().copied());
+        for name in std::iter::once("").chain(names) {
+            readiness.set_status(name, ServingStatus::NotServing).await;
         }
         readiness
     }
@@ -160,7 +182,8 @@ impl Readiness {
         }
     }
 
-    /// One round: probe all dependencies concurrently, update the dampened states and the health statuses.
+    /// One round: probe all dependencies concurrently, update the dampened states and the health
+    /// statuses. A dependency going down is logged with its error; `/readyz` never shows it.
     pub async fn check_once(&self) {
         let timeout = self.config.timeout();
         let results =
@@ -173,7 +196,7 @@ impl Readiness {
             }))
             .await;
         let threshold = self.config.readiness_failure_threshold.max(1);
-        let changes: Vec<(&'static str, bool, Option<String>)> = {
+        let changes: Vec<(&'static str, Result<(), String>)> = {
             let mut states = self
                 .states
                 .write()
@@ -183,35 +206,28 @@ impl Readiness {
                 self.dependencies.iter().zip(states.iter_mut()).zip(results)
             {
                 let was_up = state.up;
-                match result {
+                match &result {
                     Ok(()) => {
                         state.up = true;
                         state.consecutive_failures = 0;
-                        state.last_error = None;
                     }
-                    Err(error) => {
+                    Err(_) => {
                         state.consecutive_failures += 1;
-                        state.last_error = Some(error);
                         if state.consecutive_failures >= threshold {
                             state.up = false;
                         }
                     }
                 }
                 if was_up != state.up || (!state.up && state.consecutive_failures == threshold) {
-                    changes.push((dependency.name, state.up, state.last_error.clone()));
+                    changes.push((dependency.name, result));
                 }
             }
             changes
         };
-        for (name, up, error) in changes {
-            if up {
-                tracing::info!(dependency = name, "dependency is up");
-            } else {
-                tracing::warn!(
-                    dependency = name,
-                    error = error.as_deref().unwrap_or(""),
-                    "dependency is down"
-                );
+        for (name, result) in changes {
+            match result {
+                Ok(()) => tracing::info!(dependency = name, "dependency is up"),
+                Err(error) => tracing::warn!(dependency = name, error, "dependency is down"),
             }
         }
         self.publish().await;
@@ -225,64 +241,85 @@ impl Readiness {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut checks = BTreeMap::new();
         let mut failing = Vec::new();
+        let mut degraded = Vec::new();
         for (dependency, state) in self.dependencies.iter().zip(states.iter()) {
-            if dependency.gates_readiness && !state.up {
-                failing.push(dependency.name.to_string());
+            if !state.up {
+                if dependency.required {
+                    failing.push(dependency.name);
+                } else {
+                    degraded.push(dependency.name);
+                }
             }
             checks.insert(
                 dependency.name,
                 CheckReport {
                     ok: state.up,
                     backend: dependency.backend,
-                    gates_readiness: dependency.gates_readiness,
-                    error: if state.up {
-                        None
-                    } else {
-                        Some(
-                            state
-                                .last_error
-                                .clone()
-                                .unwrap_or_else(|| "not checked yet".into()),
-                        )
-                    },
                 },
             );
         }
-        if self.shutting_down.load(Ordering::SeqCst) {
-            failing.push("shutting_down".into());
+        let shutting_down = self.shutting_down.load(Ordering::SeqCst);
+        if shutting_down {
+            failing.push("shutting_down");
         }
+        let status = if shutting_down {
+            "shutting_down"
+        } else if !failing.is_empty() {
+            "unready"
+        } else if !degraded.is_empty() {
+            "degraded"
+        } else {
+            "ready"
+        };
         ReadinessReport {
             ok: failing.is_empty(),
-            checks,
+            status,
+            degraded,
             failing,
+            checks,
         }
     }
 
     async fn publish(&self) {
         let report = self.report();
-        let overall = if report.ok {
-            ServingStatus::Serving
-        } else {
-            ServingStatus::NotServing
-        };
-        // Dependencies first, so whoever sees `""` change finds them already up to date.
-        for (name, check) in &report.checks {
-            let status = if check.ok && !self.shutting_down.load(Ordering::SeqCst) {
+        let serving = |up: bool| {
+            if up && !self.shutting_down.load(Ordering::SeqCst) {
                 ServingStatus::Serving
             } else {
                 ServingStatus::NotServing
-            };
-            self.set_status(name, status).await;
+            }
+        };
+        // Dependencies and services first, so whoever sees `""` change finds them up to date.
+        for (name, check) in &report.checks {
+            self.set_status(name, serving(check.ok)).await;
         }
-        self.set_status("", overall).await;
+        for service in &self.services {
+            let up = needs(service)
+                .iter()
+                .all(|dependency| report.checks.get(dependency).is_some_and(|check| check.ok));
+            self.set_status(service, serving(up)).await;
+        }
+        self.set_status("", serving(report.ok)).await;
     }
 
     /// From now on every health status is NOT_SERVING and `/readyz` is 503.
-    pub async fn begin_shutdown(&self, service_names: &[&str]) {
+    pub async fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
         self.publish().await;
-        for name in service_names {
-            self.set_status(name, ServingStatus::NotServing).await;
-        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_photo_service_needs_the_object_store() {
+        assert_eq!(
+            needs("kasi.fiber.v1.PhotoService"),
+            ["database", "object_store"]
+        );
+        assert_eq!(needs("kasi.fiber.v1.PonService"), ["database"]);
+        assert_eq!(needs("kasi.fiber.v1.CertificateService"), ["database"]);
     }
 }

@@ -1,9 +1,11 @@
 //! Cache port (rate-limit counters, locks): in-process by default, Redis through `fred`
 //! when `REDIS_URL` is set. The Redis client never fails fast, times every command out
-//! and reconnects forever, so an outage shows in readiness instead of breaking start-up.
+//! and reconnects forever, so an outage shows in readiness instead of breaking start-up;
+//! after a failed command it skips Redis (failing at once) until Redis answers a ping again.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -115,6 +117,10 @@ pub struct RedisCache {
     key_prefix: String,
     /// The value this process writes into the locks it takes, so it releases only its own.
     lock_token: String,
+    /// Set when a command failed (a timeout, a lost connection): commands then fail at once, so
+    /// a hung Redis costs one request its command timeout, not every request. Cleared when Redis
+    /// answers a ping (the readiness loop probes it every `READINESS_INTERVAL_MS`).
+    skipping: AtomicBool,
 }
 
 /// INCR the key; start its expiry on the first hit; answer the count and the time left.
@@ -158,6 +164,24 @@ impl RedisCache {
             client,
             key_prefix: key_prefix.to_string(),
             lock_token: uuid::Uuid::now_v7().to_string(),
+            skipping: AtomicBool::new(false),
+        })
+    }
+
+    /// Runs one command unless Redis is being skipped; a failure starts skipping it.
+    async fn command<T>(
+        &self,
+        what: &'static str,
+        command: impl Future<Output = Result<T, fred::error::Error>>,
+    ) -> anyhow::Result<T> {
+        if self.skipping.load(Ordering::Relaxed) {
+            anyhow::bail!("{what}: Redis is skipped after a failure, until it answers a ping");
+        }
+        command.await.map_err(|error| {
+            if !self.skipping.swap(true, Ordering::Relaxed) {
+                tracing::warn!(error = %error, "Redis failed; skipping it until it answers a ping");
+            }
+            anyhow::Error::from(error).context(what)
         })
     }
 }
@@ -171,14 +195,15 @@ impl Cache for RedisCache {
     async fn hit(&self, key: &str, window: Duration) -> anyhow::Result<WindowCount> {
         let window_ms = window.as_millis().max(1) as i64;
         let (count, ttl_ms): (i64, i64) = self
-            .client
-            .eval(
-                HIT_SCRIPT,
-                vec![format!("{}{key}", self.key_prefix)],
-                vec![window_ms],
+            .command(
+                "redis rate-limit window",
+                self.client.eval(
+                    HIT_SCRIPT,
+                    vec![format!("{}{key}", self.key_prefix)],
+                    vec![window_ms],
+                ),
             )
-            .await
-            .context("redis rate-limit window")?;
+            .await?;
         Ok(WindowCount {
             count: count.max(0) as u64,
             resets_in: Duration::from_millis(ttl_ms.max(0) as u64),
@@ -187,32 +212,38 @@ impl Cache for RedisCache {
 
     async fn try_lock(&self, key: &str, ttl: Duration) -> anyhow::Result<bool> {
         let taken: i64 = self
-            .client
-            .eval(
-                LOCK_SCRIPT,
-                vec![format!("{}{key}", self.key_prefix)],
-                vec![self.lock_token.clone(), ttl.as_millis().max(1).to_string()],
+            .command(
+                "redis lock",
+                self.client.eval(
+                    LOCK_SCRIPT,
+                    vec![format!("{}{key}", self.key_prefix)],
+                    vec![self.lock_token.clone(), ttl.as_millis().max(1).to_string()],
+                ),
             )
-            .await
-            .context("redis lock")?;
+            .await?;
         Ok(taken == 1)
     }
 
     async fn unlock(&self, key: &str) -> anyhow::Result<()> {
         let _: i64 = self
-            .client
-            .eval(
-                UNLOCK_SCRIPT,
-                vec![format!("{}{key}", self.key_prefix)],
-                vec![self.lock_token.clone()],
+            .command(
+                "redis unlock",
+                self.client.eval(
+                    UNLOCK_SCRIPT,
+                    vec![format!("{}{key}", self.key_prefix)],
+                    vec![self.lock_token.clone()],
+                ),
             )
-            .await
-            .context("redis unlock")?;
+            .await?;
         Ok(())
     }
 
+    /// Always asks Redis (skipping or not); an answer ends the skipping.
     async fn ping(&self) -> anyhow::Result<()> {
         let _: String = self.client.ping(None).await.context("redis PING")?;
+        if self.skipping.swap(false, Ordering::Relaxed) {
+            tracing::info!("Redis answers again; no longer skipped");
+        }
         Ok(())
     }
 }

@@ -38,12 +38,19 @@ pub async fn connect(
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
         .sqlx_logging(false);
+    let statement_timeout = config.statement_timeout();
     if is_sqlite {
-        options.map_sqlx_sqlite_opts(|opts| {
+        options.map_sqlx_sqlite_opts(move |opts| {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(5))
+                .busy_timeout(statement_timeout)
                 .foreign_keys(true)
+        });
+    } else {
+        // Sent in the startup packet, so every pooled connection has it from its first query.
+        let millis = statement_timeout.as_millis().to_string();
+        options.map_sqlx_postgres_opts(move |opts| {
+            opts.options([("statement_timeout", millis.as_str())])
         });
     }
     let db = Database::connect(options)
@@ -76,6 +83,22 @@ where
             decoded.map_err(|error| DbErr::Type(error.to_string()))
         })
         .collect()
+}
+
+/// Longest statement of a migration (building an index over a large table takes minutes).
+const MIGRATION_STATEMENT_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// A connection for applying migrations: like [`connect`], but with the statement timeout
+/// lifted to [`MIGRATION_STATEMENT_TIMEOUT`].
+pub async fn connect_for_migrations(
+    config: &DatabaseConfig,
+    data_dir: &Path,
+) -> anyhow::Result<DatabaseConnection> {
+    let config = DatabaseConfig {
+        db_statement_timeout_ms: MIGRATION_STATEMENT_TIMEOUT.as_millis() as u64,
+        ..config.clone()
+    };
+    connect(&config, data_dir).await
 }
 
 /// Applies every pending migration (PostGIS is enabled by the first one on PostgreSQL).

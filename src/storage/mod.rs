@@ -29,16 +29,16 @@ impl Storage {
     /// (its outages show in readiness, never as a failed start).
     pub async fn open(config: &Config) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)?;
-        let mut db = db::connect(&config.database, &config.data_dir).await?;
         if config.database.migrate_on_start {
-            db::migrate(&db).await?;
+            let migrating = db::connect_for_migrations(&config.database, &config.data_dir).await?;
+            db::migrate(&migrating).await?;
             // A SQLite connection opened while the migrations ran keeps the schema it loaded, and
             // SQLite does not re-read it for every error (an upsert whose unique index came later
             // failed with "ON CONFLICT clause does not match" once in CI): serve from a pool
-            // opened after the schema is final.
-            db.close().await?;
-            db = db::connect(&config.database, &config.data_dir).await?;
+            // opened after the schema is final (and with the statement timeout of serving).
+            migrating.close().await?;
         }
+        let db = db::connect(&config.database, &config.data_dir).await?;
         let cache = cache::open(
             config.redis_url.as_deref(),
             &config.redis_key_prefix,

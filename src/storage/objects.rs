@@ -28,7 +28,8 @@ const PROBE_PREFIX: &str = "_readyz";
 /// Where a local store's signed URLs are served (by `storage::signed_urls`).
 pub const LOCAL_URL_PREFIX: &str = "/objects/";
 const S3_MAX_RETRIES: usize = 2;
-const S3_RETRY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for a TCP connection to the store (within the request timeout).
+const S3_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Parts of a streamed upload; S3 takes multipart parts of at least 5 MiB.
 const UPLOAD_PART_BYTES: usize = 5 * 1024 * 1024;
 
@@ -95,16 +96,25 @@ impl Objects {
                     s3_bucket::ensure_bucket(config, endpoint).await?;
                 }
                 let mut builder = AmazonS3Builder::new()
+                    // First: these options replace every client option set before them.
+                    .with_client_options(
+                        object_store::ClientOptions::new()
+                            .with_timeout(config.object_store_timeout())
+                            .with_connect_timeout(
+                                config.object_store_timeout().min(S3_CONNECT_TIMEOUT),
+                            ),
+                    )
                     .with_endpoint(endpoint)
                     .with_region(&config.s3_region)
                     .with_bucket_name(&config.s3_bucket)
                     .with_allow_http(true)
                     .with_virtual_hosted_style_request(false)
-                    // An upload waits on the store: fail within seconds, not after minutes of retries.
+                    // An upload waits on the store: no retry starts after OBJECT_STORE_TIMEOUT_SECS
+                    // have passed since the first try (each try is bounded by it, above).
                     .with_retry(object_store::RetryConfig {
                         backoff: object_store::BackoffConfig::default(),
                         max_retries: S3_MAX_RETRIES,
-                        retry_timeout: S3_RETRY_TIMEOUT,
+                        retry_timeout: config.object_store_timeout(),
                     });
                 if let (Some(key), Some(secret)) = (&config.s3_access_key, &config.s3_secret_key) {
                     builder = builder
@@ -316,6 +326,7 @@ mod tests {
             s3_access_key: None,
             s3_secret_key: None,
             s3_create_bucket: false,
+            object_store_timeout_secs: 10,
             object_url_secret: Some("k".into()),
         };
         let objects = Objects::open(&config, dir.path()).await.unwrap();
@@ -363,6 +374,7 @@ mod tests {
             s3_access_key: None,
             s3_secret_key: None,
             s3_create_bucket: false,
+            object_store_timeout_secs: 10,
             object_url_secret: Some("k".into()),
         };
         let objects = Objects::open(&config, dir.path()).await.unwrap();

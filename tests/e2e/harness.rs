@@ -375,12 +375,37 @@ pub async fn status_and_body(
     )
 }
 
-/// A TCP proxy a test can cut and restore, to make a dependency unreachable.
+/// A TCP proxy a test can cut and restore, to make a dependency unreachable, or stall, to
+/// make it hang (sockets stay open, nothing is forwarded).
 pub struct TcpProxy {
     pub addr: SocketAddr,
     open: Arc<AtomicBool>,
+    /// True while forwarding is stalled.
+    stalled: tokio::sync::watch::Sender<bool>,
     connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
     accept_task: JoinHandle<()>,
+}
+
+/// Copies `from` to `to`, holding each chunk while the proxy is stalled.
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut stalled: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        if stalled.wait_for(|stalled| !*stalled).await.is_err()
+            || to.write_all(&buffer[..read]).await.is_err()
+        {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 impl TcpProxy {
@@ -388,20 +413,27 @@ impl TcpProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let open = Arc::new(AtomicBool::new(true));
+        let (stalled, _) = tokio::sync::watch::channel(false);
         let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
         let accept_task = {
             let open = open.clone();
             let connections = connections.clone();
+            let stalled = stalled.clone();
             tokio::spawn(async move {
-                while let Ok((mut inbound, _)) = listener.accept().await {
+                while let Ok((inbound, _)) = listener.accept().await {
                     if !open.load(Ordering::SeqCst) {
                         drop(inbound);
                         continue;
                     }
+                    let stalled = stalled.subscribe();
                     let task = tokio::spawn(async move {
-                        if let Ok(mut outbound) = TcpStream::connect(target).await {
-                            let _ =
-                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        if let Ok(outbound) = TcpStream::connect(target).await {
+                            let (in_read, in_write) = inbound.into_split();
+                            let (out_read, out_write) = outbound.into_split();
+                            tokio::join!(
+                                forward(in_read, out_write, stalled.clone()),
+                                forward(out_read, in_write, stalled),
+                            );
                         }
                     });
                     connections.lock().unwrap().push(task);
@@ -411,6 +443,7 @@ impl TcpProxy {
         TcpProxy {
             addr,
             open,
+            stalled,
             connections,
             accept_task,
         }
@@ -424,8 +457,15 @@ impl TcpProxy {
         }
     }
 
+    /// Keeps every connection open (and accepts new ones) but forwards nothing until `restore`.
+    pub fn stall(&self) {
+        self.stalled.send_replace(true);
+    }
+
+    /// Accepts and forwards again.
     pub fn restore(&self) {
         self.open.store(true, Ordering::SeqCst);
+        self.stalled.send_replace(false);
     }
 }
 

@@ -5,6 +5,7 @@ mod bad_input;
 mod buildout;
 mod certificates;
 mod configs;
+mod connections;
 mod devices;
 mod grpc_web;
 mod hardening;
