@@ -88,12 +88,8 @@ fn parse_headers(block: &[u8]) -> AppResult<Part> {
         if !name.trim().eq_ignore_ascii_case("content-disposition") {
             continue;
         }
-        for param in value.split(';').skip(1) {
-            let Some((key, value)) = param.trim().split_once('=') else {
-                continue;
-            };
-            let value = value.trim().trim_matches('"').to_string();
-            match key.trim().to_ascii_lowercase().as_str() {
+        for (key, value) in parameters(value) {
+            match key.to_ascii_lowercase().as_str() {
                 "name" => part.name = value,
                 "filename" => part.filename = Some(value),
                 _ => {}
@@ -104,6 +100,52 @@ fn parse_headers(block: &[u8]) -> AppResult<Part> {
         return Err(malformed("a part has no form-data name"));
     }
     Ok(part)
+}
+
+/// The `key=value` parameters after a header's first `;`. A value is a token or a quoted string,
+/// which may hold `;` and, escaped with a backslash, `"` and `\\` (any other backslash is
+/// kept as it is, so a Windows path survives).
+fn parameters(header: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let Some((_, mut rest)) = header.split_once(';') else {
+        return found;
+    };
+    loop {
+        rest = rest.trim_start_matches([';', ' ', '\t']);
+        if rest.is_empty() {
+            return found;
+        }
+        let key_end = rest.find(['=', ';']).unwrap_or(rest.len());
+        let key = rest[..key_end].trim().to_string();
+        rest = &rest[key_end..];
+        let Some(after_equals) = rest.strip_prefix('=') else {
+            continue;
+        };
+        let after_equals = after_equals.trim_start();
+        let value = if let Some(quoted) = after_equals.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            rest = "";
+            while let Some((index, c)) = chars.next() {
+                match c {
+                    '"' => {
+                        rest = &quoted[index + 1..];
+                        break;
+                    }
+                    '\\' if quoted[index + 1..].starts_with(['"', '\\']) => {
+                        value.extend(chars.next().map(|(_, escaped)| escaped));
+                    }
+                    c => value.push(c),
+                }
+            }
+            value
+        } else {
+            let end = after_equals.find(';').unwrap_or(after_equals.len());
+            rest = &after_equals[end..];
+            after_equals[..end].trim().to_string()
+        };
+        found.push((key, value));
+    }
 }
 
 impl Multipart {

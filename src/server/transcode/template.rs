@@ -100,7 +100,9 @@ impl PathTemplate {
             .map(|variable| variable.field_path.as_slice())
     }
 
-    /// The template in OpenAPI form: `/v1/pons/{pon.id}`.
+    /// The template in OpenAPI form, each variable named by [`parameter_name`]: `/v1/pons/{pon.id}`
+    /// becomes `/v1/pons/{id}`, the same path as `/v1/pons/{id}` (OpenAPI forbids sibling templates
+    /// that differ only in their names). A match still binds the variable's whole field path.
     pub fn openapi_path(&self) -> String {
         let mut out = String::new();
         let mut index = 0;
@@ -111,7 +113,7 @@ impl PathTemplate {
                 .iter()
                 .find(|variable| variable.start == index)
             {
-                out.push_str(&format!("{{{}}}", variable.field_path.join(".")));
+                out.push_str(&format!("{{{}}}", parameter_name(&variable.field_path)));
                 index = variable.end;
             } else {
                 match &self.segments[index] {
@@ -178,6 +180,11 @@ impl PathTemplate {
             })
             .collect()
     }
+}
+
+/// The name a path variable has in the OpenAPI document: the last part of its field path.
+pub fn parameter_name(field_path: &[String]) -> &str {
+    field_path.last().map_or("", String::as_str)
 }
 
 fn split_verb(body: &str) -> (&str, Option<&str>) {
@@ -280,7 +287,9 @@ mod tests {
     #[test]
     fn openapi_form() {
         let template = PathTemplate::parse("/v1/pons/{pon.id}").unwrap();
-        assert_eq!(template.openapi_path(), "/v1/pons/{pon.id}");
+        assert_eq!(template.openapi_path(), "/v1/pons/{id}");
+        let verb = PathTemplate::parse("/v1/users/{user.id}:setActive").unwrap();
+        assert_eq!(verb.openapi_path(), "/v1/users/{id}:setActive");
         assert_eq!(
             template.field_paths().next().unwrap(),
             ["pon".to_string(), "id".to_string()]
