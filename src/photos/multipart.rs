@@ -331,4 +331,132 @@ mod tests {
         );
         assert!(boundary(&headers).is_err());
     }
+
+    #[test]
+    fn quoted_parameters_keep_semicolons_quotes_and_windows_paths() {
+        let part = parse_headers(
+            b"Content-Disposition: form-data; name=\"a;b\"; filename=\"say \\\"hi\\\"; x=1.jpg\"",
+        )
+        .unwrap();
+        assert_eq!(part.name, "a;b");
+        assert_eq!(part.filename.as_deref(), Some("say \"hi\"; x=1.jpg"));
+        let part = parse_headers(
+            b"content-disposition: form-data; filename=\"C:\\tmp\\a.jpg\"; name=photo",
+        )
+        .unwrap();
+        assert_eq!(part.name, "photo");
+        assert_eq!(part.filename.as_deref(), Some("C:\\tmp\\a.jpg"));
+    }
+
+    mod properties {
+        //! Arbitrary bodies and boundaries never panic the reader; a well-formed body built
+        //! from arbitrary names, filenames and contents reads back as it was written.
+        use futures::executor::block_on;
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// `bytes` as a body arriving in pieces cut at `cuts`.
+        fn chunked(bytes: Vec<u8>, cuts: &[prop::sample::Index]) -> Body {
+            let mut points: Vec<usize> =
+                cuts.iter().map(|cut| cut.index(bytes.len() + 1)).collect();
+            points.push(0);
+            points.push(bytes.len());
+            points.sort_unstable();
+            let chunks: Vec<Result<Bytes, std::io::Error>> = points
+                .windows(2)
+                .map(|pair| Ok(Bytes::copy_from_slice(&bytes[pair[0]..pair[1]])))
+                .collect();
+            Body::from_stream(futures::stream::iter(chunks))
+        }
+
+        /// Every part as (name, filename, content), or the first error.
+        async fn read_all(form: &mut Multipart) -> AppResult<Vec<(Part, Vec<u8>)>> {
+            let mut parts = Vec::new();
+            while let Some(part) = form.next_part().await? {
+                let mut content = Vec::new();
+                while let Some(chunk) = form.next_chunk().await? {
+                    content.extend_from_slice(&chunk);
+                }
+                parts.push((part, content));
+            }
+            Ok(parts)
+        }
+
+        /// A quoted-string parameter value, `"` and `\\` escaped.
+        fn quote(text: &str) -> String {
+            format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+        }
+
+        fn encode(boundary: &str, parts: &[(Part, Vec<u8>)]) -> Vec<u8> {
+            let mut body = Vec::new();
+            for (part, content) in parts {
+                body.extend_from_slice(
+                    format!(
+                        "--{boundary}\r\nContent-Disposition: form-data; name={}",
+                        quote(&part.name)
+                    )
+                    .as_bytes(),
+                );
+                if let Some(filename) = &part.filename {
+                    body.extend_from_slice(format!("; filename={}", quote(filename)).as_bytes());
+                }
+                body.extend_from_slice(b"\r\nContent-Type: application/octet-stream\r\n\r\n");
+                body.extend_from_slice(content);
+                body.extend_from_slice(b"\r\n");
+            }
+            body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+            body
+        }
+
+        /// Names and filenames: any text without CR or LF (browsers escape those).
+        fn parts() -> impl Strategy<Value = Vec<(Part, Vec<u8>)>> {
+            let text = "[^\\r\\n]{1,24}";
+            prop::collection::vec(
+                (
+                    text,
+                    prop::option::of(text),
+                    prop::collection::vec(any::<u8>(), 0..300),
+                )
+                    .prop_map(|(name, filename, content)| (Part { name, filename }, content)),
+                0..5,
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn arbitrary_bodies_never_panic(
+                boundary in "\\PC{1,12}",
+                bytes in prop::collection::vec(any::<u8>(), 0..600),
+                cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+            ) {
+                let mut form = Multipart::new(chunked(bytes, &cuts), &boundary);
+                let _ = block_on(read_all(&mut form));
+            }
+
+            #[test]
+            fn arbitrary_content_types_never_panic(content_type in "\\PC{0,80}") {
+                let mut headers = HeaderMap::new();
+                if let Ok(value) = content_type.parse() {
+                    headers.insert(http::header::CONTENT_TYPE, value);
+                    let _ = boundary(&headers);
+                }
+            }
+
+            #[test]
+            fn well_formed_bodies_round_trip(
+                boundary in "[A-Za-z0-9'()+_,./:=?-]{1,40}",
+                parts in parts(),
+                cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+            ) {
+                let body = encode(&boundary, &parts);
+                let delimiter = format!("\r\n--{boundary}").into_bytes();
+                prop_assume!(parts.iter().all(|(_, content)| find(content, &delimiter).is_none()));
+                let mut form = Multipart::new(chunked(body, &cuts), &boundary);
+                prop_assert_eq!(block_on(read_all(&mut form)).unwrap(), parts);
+            }
+        }
+    }
 }

@@ -312,3 +312,109 @@ impl Builder {
 fn request_body(schema: Value) -> Value {
     json!({"required": true, "content": {"application/json": {"schema": schema}}})
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use prost_reflect::DescriptorPool;
+
+    use super::*;
+
+    fn served_document() -> Value {
+        let pool = DescriptorPool::decode(crate::proto::FILE_DESCRIPTOR_SET).unwrap();
+        document(&super::super::routes(&pool).unwrap())
+    }
+
+    #[test]
+    fn one_path_per_resource_and_every_variable_declared() {
+        let doc = served_document();
+        let paths = doc["paths"].as_object().unwrap();
+        let mut shapes = BTreeSet::new();
+        for (path, operations) in paths {
+            let shape: String = path
+                .split('{')
+                .map(|piece| piece.split_once('}').map_or(piece, |(_, rest)| rest))
+                .collect::<Vec<_>>()
+                .join("{}");
+            assert!(shapes.insert(shape), "{path} has a sibling template");
+            let variables: BTreeSet<&str> = path
+                .split('{')
+                .skip(1)
+                .filter_map(|piece| piece.split_once('}').map(|(name, _)| name))
+                .collect();
+            for (method, operation) in operations.as_object().unwrap() {
+                let declared: Vec<&str> = operation["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|p| p["in"] == "path")
+                    .map(|p| p["name"].as_str().unwrap())
+                    .collect();
+                assert_eq!(
+                    declared.iter().copied().collect::<BTreeSet<_>>(),
+                    variables,
+                    "{method} {path}"
+                );
+                assert_eq!(declared.len(), variables.len(), "{method} {path}");
+            }
+        }
+        assert!(paths.contains_key("/v1/pons/{id}"));
+        assert!(!paths.keys().any(|path| path.contains('.')));
+    }
+
+    #[test]
+    fn bearer_security_except_on_public_operations() {
+        let doc = served_document();
+        assert_eq!(
+            doc["components"]["securitySchemes"][BEARER],
+            json!({"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                   "description": "The token of POST /v1/auth/login."})
+        );
+        assert_eq!(doc["security"], json!([{BEARER: []}]));
+        let paths = &doc["paths"];
+        assert_eq!(paths["/v1/auth/login"]["post"]["security"], json!([]));
+        assert_eq!(paths["/v1/auth/register"]["post"]["security"], json!([]));
+        assert_eq!(paths["/v1/auth/me"]["get"].get("security"), None);
+        assert_eq!(paths["/v1/pons/{id}"]["get"].get("security"), None);
+    }
+
+    #[test]
+    fn required_formats_and_error_responses() {
+        let doc = served_document();
+        let schemas = &doc["components"]["schemas"];
+        let pon = &schemas["kasi.fiber.v1.Pon"];
+        assert_eq!(pon["required"], json!(["pon_code", "name"]));
+        assert_eq!(
+            pon["properties"]["id"],
+            json!({"type": "string", "format": "uuid"})
+        );
+        assert_eq!(
+            pon["properties"]["created_at"],
+            json!({"type": "string", "format": "date-time"})
+        );
+        // A partial update leaves the required fields out.
+        let update = &doc["paths"]["/v1/pons/{id}"]["patch"];
+        assert_eq!(
+            update["requestBody"]["content"]["application/json"]["schema"],
+            json!({"$ref": "#/components/schemas/kasi.fiber.v1.Pon.update"})
+        );
+        assert_eq!(schemas["kasi.fiber.v1.Pon.update"].get("required"), None);
+        assert_eq!(
+            schemas["kasi.fiber.v1.LoginRequest"]["required"],
+            json!(["email", "password"])
+        );
+        assert_eq!(
+            update["parameters"][0],
+            json!({"name": "id", "in": "path", "required": true,
+                   "schema": {"type": "string", "format": "uuid"}})
+        );
+        for status in ["4XX", "5XX"] {
+            assert_eq!(update["responses"][status], json!({"$ref": ERROR_RESPONSE}));
+        }
+        assert_eq!(
+            schemas["Error"]["required"],
+            json!(["detail", "code", "field_violations"])
+        );
+    }
+}

@@ -300,4 +300,103 @@ mod tests {
     fn broken_escapes_do_not_match() {
         assert_eq!(bind("/v1/pons/{id}", "/v1/pons/%zz"), None);
     }
+
+    mod properties {
+        //! Arbitrary paths never panic the matcher, and a path rendered from a template with
+        //! arbitrary values matches back to those values.
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const TEMPLATES: &[&str] = &[
+            "/v1/pons/{id}",
+            "/v1/pons/{pon.id}",
+            "/v1/users/{id}:setActive",
+            "/v1/pons/{pon_id}/geofence/polygon",
+            "/v1/{name=shelves/*/books/*}",
+            "/v1/files/{path=**}",
+            "/v1/{a.b}/x/{c}",
+        ];
+
+        /// Every byte but the unreserved ones as `%XX`.
+        fn encode(value: &str) -> String {
+            value
+                .bytes()
+                .map(|byte| match byte {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                        char::from(byte).to_string()
+                    }
+                    _ => format!("%{byte:02X}"),
+                })
+                .collect()
+        }
+
+        /// The path of `template` with its `*` and `**` segments taken from `values` (`**` takes
+        /// two), and the bindings a match should give.
+        fn render(template: &PathTemplate, values: &[String]) -> (String, Vec<Binding>) {
+            let mut values = values.iter();
+            let mut next = || values.next().expect("enough values").clone();
+            let pieces: Vec<(String, String)> = template
+                .segments
+                .iter()
+                .map(|segment| match segment {
+                    Segment::Literal(text) => (text.clone(), text.clone()),
+                    Segment::Single => {
+                        let value = next();
+                        (encode(&value), value)
+                    }
+                    Segment::Rest => {
+                        let (first, second) = (next(), next());
+                        (
+                            format!("{}/{}", encode(&first), encode(&second)),
+                            format!("{first}/{second}"),
+                        )
+                    }
+                })
+                .collect();
+            let mut path: String = pieces.iter().map(|(raw, _)| format!("/{raw}")).collect();
+            if let Some(verb) = &template.verb {
+                path.push(':');
+                path.push_str(verb);
+            }
+            let bindings = template
+                .variables
+                .iter()
+                .map(|variable| Binding {
+                    field_path: variable.field_path.clone(),
+                    value: pieces[variable.start..variable.end]
+                        .iter()
+                        .map(|(_, value)| value.as_str())
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                })
+                .collect();
+            (path, bindings)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn arbitrary_paths_never_panic(path in "\\PC{0,64}", raw in "[/%:a-z0-9{}*=.]{0,32}") {
+                for source in TEMPLATES {
+                    let template = PathTemplate::parse(source).unwrap();
+                    let _ = template.matches(&path);
+                    let _ = template.matches(&raw);
+                }
+                let _ = PathTemplate::parse(&raw).map(|template| template.matches(&path));
+                let _ = percent_decode(&raw);
+            }
+
+            #[test]
+            fn rendered_paths_match_back(
+                source in prop::sample::select(TEMPLATES),
+                values in prop::collection::vec("\\PC{1,12}", 6),
+            ) {
+                let template = PathTemplate::parse(source).unwrap();
+                let (path, expected) = render(&template, &values);
+                prop_assert_eq!(template.matches(&path), Some(expected), "path {}", path);
+            }
+        }
+    }
 }
