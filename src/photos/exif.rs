@@ -405,4 +405,79 @@ mod tests {
         };
         assert!(why.contains("DateTimeOriginal"), "{why}");
     }
+
+    mod properties {
+        //! Arbitrary and mutated headers never panic the reader.
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn kinds() -> impl Strategy<Value = ImageType> {
+            prop_oneof![
+                Just(ImageType::Jpeg),
+                Just(ImageType::Png),
+                Just(ImageType::Heic)
+            ]
+        }
+
+        /// A real JPEG or PNG header with EXIF, some bytes overwritten, maybe cut short.
+        fn mutated() -> impl Strategy<Value = (ImageType, Vec<u8>)> {
+            let real = prop_oneof![
+                Just((
+                    ImageType::Jpeg,
+                    sample::jpeg(Some(&spec((-26.2, 28.0))), 64)
+                )),
+                Just((ImageType::Png, sample::png(Some(&spec((40.7, -74.0)))))),
+            ];
+            (
+                real,
+                prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..16),
+                any::<prop::sample::Index>(),
+            )
+                .prop_map(|((kind, mut bytes), writes, cut)| {
+                    for (at, byte) in writes {
+                        let at = at.index(bytes.len());
+                        bytes[at] = byte;
+                    }
+                    bytes.truncate(cut.index(bytes.len() + 1));
+                    (kind, bytes)
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(kind in kinds(), bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+                let _ = ImageType::sniff(&bytes);
+                let _ = read(kind, &bytes);
+            }
+
+            #[test]
+            fn arbitrary_bytes_behind_real_magic_never_panic(
+                kind in kinds(),
+                tail in prop::collection::vec(any::<u8>(), 0..512),
+            ) {
+                let magic: &[u8] = match kind {
+                    ImageType::Jpeg => b"\xFF\xD8\xFF\xE1",
+                    ImageType::Png => b"\x89PNG\r\n\x1a\n",
+                    ImageType::Heic => b"\0\0\0\x18ftypheic",
+                };
+                let _ = read(kind, &[magic, &tail[..]].concat());
+            }
+
+            #[test]
+            fn mutated_real_headers_parse_or_fail_cleanly((kind, bytes) in mutated()) {
+                match read(kind, &bytes) {
+                    ExifOutcome::Found(exif) => {
+                        if let Some((lat, lng)) = exif.gps {
+                            prop_assert!(lat.abs() <= 90.0 && lng.abs() <= 180.0);
+                        }
+                    }
+                    ExifOutcome::Missing => {}
+                    ExifOutcome::Corrupt(why) => prop_assert!(!why.is_empty()),
+                }
+            }
+        }
+    }
 }

@@ -88,12 +88,8 @@ fn parse_headers(block: &[u8]) -> AppResult<Part> {
         if !name.trim().eq_ignore_ascii_case("content-disposition") {
             continue;
         }
-        for param in value.split(';').skip(1) {
-            let Some((key, value)) = param.trim().split_once('=') else {
-                continue;
-            };
-            let value = value.trim().trim_matches('"').to_string();
-            match key.trim().to_ascii_lowercase().as_str() {
+        for (key, value) in parameters(value) {
+            match key.to_ascii_lowercase().as_str() {
                 "name" => part.name = value,
                 "filename" => part.filename = Some(value),
                 _ => {}
@@ -104,6 +100,52 @@ fn parse_headers(block: &[u8]) -> AppResult<Part> {
         return Err(malformed("a part has no form-data name"));
     }
     Ok(part)
+}
+
+/// The `key=value` parameters after a header's first `;`. A value is a token or a quoted string,
+/// which may hold `;` and, escaped with a backslash, `"` and `\\` (any other backslash is
+/// kept as it is, so a Windows path survives).
+fn parameters(header: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let Some((_, mut rest)) = header.split_once(';') else {
+        return found;
+    };
+    loop {
+        rest = rest.trim_start_matches([';', ' ', '\t']);
+        if rest.is_empty() {
+            return found;
+        }
+        let key_end = rest.find(['=', ';']).unwrap_or(rest.len());
+        let key = rest[..key_end].trim().to_string();
+        rest = &rest[key_end..];
+        let Some(after_equals) = rest.strip_prefix('=') else {
+            continue;
+        };
+        let after_equals = after_equals.trim_start();
+        let value = if let Some(quoted) = after_equals.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            rest = "";
+            while let Some((index, c)) = chars.next() {
+                match c {
+                    '"' => {
+                        rest = &quoted[index + 1..];
+                        break;
+                    }
+                    '\\' if quoted[index + 1..].starts_with(['"', '\\']) => {
+                        value.extend(chars.next().map(|(_, escaped)| escaped));
+                    }
+                    c => value.push(c),
+                }
+            }
+            value
+        } else {
+            let end = after_equals.find(';').unwrap_or(after_equals.len());
+            rest = &after_equals[end..];
+            after_equals[..end].trim().to_string()
+        };
+        found.push((key, value));
+    }
 }
 
 impl Multipart {
@@ -288,5 +330,133 @@ mod tests {
             "application/json".parse().unwrap(),
         );
         assert!(boundary(&headers).is_err());
+    }
+
+    #[test]
+    fn quoted_parameters_keep_semicolons_quotes_and_windows_paths() {
+        let part = parse_headers(
+            b"Content-Disposition: form-data; name=\"a;b\"; filename=\"say \\\"hi\\\"; x=1.jpg\"",
+        )
+        .unwrap();
+        assert_eq!(part.name, "a;b");
+        assert_eq!(part.filename.as_deref(), Some("say \"hi\"; x=1.jpg"));
+        let part = parse_headers(
+            b"content-disposition: form-data; filename=\"C:\\tmp\\a.jpg\"; name=photo",
+        )
+        .unwrap();
+        assert_eq!(part.name, "photo");
+        assert_eq!(part.filename.as_deref(), Some("C:\\tmp\\a.jpg"));
+    }
+
+    mod properties {
+        //! Arbitrary bodies and boundaries never panic the reader; a well-formed body built
+        //! from arbitrary names, filenames and contents reads back as it was written.
+        use futures::executor::block_on;
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// `bytes` as a body arriving in pieces cut at `cuts`.
+        fn chunked(bytes: Vec<u8>, cuts: &[prop::sample::Index]) -> Body {
+            let mut points: Vec<usize> =
+                cuts.iter().map(|cut| cut.index(bytes.len() + 1)).collect();
+            points.push(0);
+            points.push(bytes.len());
+            points.sort_unstable();
+            let chunks: Vec<Result<Bytes, std::io::Error>> = points
+                .windows(2)
+                .map(|pair| Ok(Bytes::copy_from_slice(&bytes[pair[0]..pair[1]])))
+                .collect();
+            Body::from_stream(futures::stream::iter(chunks))
+        }
+
+        /// Every part as (name, filename, content), or the first error.
+        async fn read_all(form: &mut Multipart) -> AppResult<Vec<(Part, Vec<u8>)>> {
+            let mut parts = Vec::new();
+            while let Some(part) = form.next_part().await? {
+                let mut content = Vec::new();
+                while let Some(chunk) = form.next_chunk().await? {
+                    content.extend_from_slice(&chunk);
+                }
+                parts.push((part, content));
+            }
+            Ok(parts)
+        }
+
+        /// A quoted-string parameter value, `"` and `\\` escaped.
+        fn quote(text: &str) -> String {
+            format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+        }
+
+        fn encode(boundary: &str, parts: &[(Part, Vec<u8>)]) -> Vec<u8> {
+            let mut body = Vec::new();
+            for (part, content) in parts {
+                body.extend_from_slice(
+                    format!(
+                        "--{boundary}\r\nContent-Disposition: form-data; name={}",
+                        quote(&part.name)
+                    )
+                    .as_bytes(),
+                );
+                if let Some(filename) = &part.filename {
+                    body.extend_from_slice(format!("; filename={}", quote(filename)).as_bytes());
+                }
+                body.extend_from_slice(b"\r\nContent-Type: application/octet-stream\r\n\r\n");
+                body.extend_from_slice(content);
+                body.extend_from_slice(b"\r\n");
+            }
+            body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+            body
+        }
+
+        /// Names and filenames: any text without CR or LF (browsers escape those).
+        fn parts() -> impl Strategy<Value = Vec<(Part, Vec<u8>)>> {
+            let text = "[^\\r\\n]{1,24}";
+            prop::collection::vec(
+                (
+                    text,
+                    prop::option::of(text),
+                    prop::collection::vec(any::<u8>(), 0..300),
+                )
+                    .prop_map(|(name, filename, content)| (Part { name, filename }, content)),
+                0..5,
+            )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn arbitrary_bodies_never_panic(
+                boundary in "\\PC{1,12}",
+                bytes in prop::collection::vec(any::<u8>(), 0..600),
+                cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+            ) {
+                let mut form = Multipart::new(chunked(bytes, &cuts), &boundary);
+                let _ = block_on(read_all(&mut form));
+            }
+
+            #[test]
+            fn arbitrary_content_types_never_panic(content_type in "\\PC{0,80}") {
+                let mut headers = HeaderMap::new();
+                if let Ok(value) = content_type.parse() {
+                    headers.insert(http::header::CONTENT_TYPE, value);
+                    let _ = boundary(&headers);
+                }
+            }
+
+            #[test]
+            fn well_formed_bodies_round_trip(
+                boundary in "[A-Za-z0-9'()+_,./:=?-]{1,40}",
+                parts in parts(),
+                cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+            ) {
+                let body = encode(&boundary, &parts);
+                let delimiter = format!("\r\n--{boundary}").into_bytes();
+                prop_assume!(parts.iter().all(|(_, content)| find(content, &delimiter).is_none()));
+                let mut form = Multipart::new(chunked(body, &cuts), &boundary);
+                prop_assert_eq!(block_on(read_all(&mut form)).unwrap(), parts);
+            }
+        }
     }
 }

@@ -1,18 +1,33 @@
-//! RFC 4180 field quoting: a field holding a comma, a quote, CR or LF is put in quotes with
-//! its quotes doubled (the old export did not double them, which broke rows).
+//! Text cells of our CSV exports: RFC 4180 quoting (a field holding a comma, a quote, CR or LF is
+//! put in quotes with its quotes doubled) and formula-injection neutralisation (OWASP).
 
-/// A field, quoted only when it must be.
+/// First characters that make a spreadsheet read a cell as a formula (or, for tab and CR, let
+/// one hide behind them).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A text field, quoted only when it must be.
 pub fn field(text: &str) -> String {
+    let text = neutralised(text);
     if text.contains([',', '"', '\r', '\n']) {
-        quoted(text)
+        quoted(&text)
     } else {
-        text.to_string()
+        text
     }
 }
 
-/// A field always in quotes, its quotes doubled.
+/// A text field always in quotes, its quotes doubled.
 pub fn quoted(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "\"\""))
+    format!("\"{}\"", neutralised(text).replace('"', "\"\""))
+}
+
+/// The text with a single quote in front when it starts like a formula. Only user-controlled
+/// text passes through here; the numbers and dates we write ourselves are not touched.
+fn neutralised(text: &str) -> String {
+    if text.starts_with(FORMULA_STARTS) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -28,5 +43,23 @@ mod tests {
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(quoted(""), "\"\"");
         assert_eq!(quoted("Soweto"), "\"Soweto\"");
+    }
+
+    #[test]
+    fn formula_starts_are_neutralised() {
+        assert_eq!(field("=1+2"), "'=1+2");
+        assert_eq!(field("+27 11 555 0100"), "'+27 11 555 0100");
+        assert_eq!(field("-2"), "'-2");
+        assert_eq!(field("@SUM(A1:A2)"), "'@SUM(A1:A2)");
+        assert_eq!(field("\tx"), "'\tx");
+        assert_eq!(field("\rx"), "\"'\rx\"");
+        assert_eq!(
+            field("=HYPERLINK(\"http://x\",\"a,b\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\",\"\"a,b\"\")\""
+        );
+        assert_eq!(quoted("=cmd|' /C calc'!A0"), "\"'=cmd|' /C calc'!A0\"");
+        // Only the first character counts.
+        assert_eq!(field("PON=1"), "PON=1");
+        assert_eq!(quoted("a-b"), "\"a-b\"");
     }
 }

@@ -559,11 +559,11 @@ async fn legacy_report_routes_keep_the_express_shapes() {
             )
         );
 
-        // CL-12 and RFC 4180 quoting of a hostile name; CL-13.
+        // CL-12 and RFC 4180 quoting of a hostile name, a formula neutralised (OWASP); CL-13.
         let mut hostile = dm3_body();
         hostile["ponId"] = json!("PON,2");
         hostile["name"] = json!("Say \"hi\", then\nleave");
-        hostile["location"] = json!("Soweto");
+        hostile["location"] = json!("=HYPERLINK(\"http://evil.test\",\"Soweto\")");
         let (status, body) = call(http.post(server.url("/api/pons")).json(&hostile)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let response = http
@@ -584,7 +584,7 @@ async fn legacy_report_routes_keep_the_express_shapes() {
             response.text().await.unwrap(),
             "PON ID,Name,Location,Status,Progress,Project Manager,Site Manager,Start Date,Expected End Date,Actual End Date\n\
              PON-001,\"Test PON Installation\",\"Cape Town, South Africa\",planned,0%,\"John Doe\",\"\",2024-01-15,2024-02-15,\n\
-             \"PON,2\",\"Say \"\"hi\"\", then\nleave\",\"Soweto\",planned,0%,\"John Doe\",\"\",2024-01-15,2024-02-15,"
+             \"PON,2\",\"Say \"\"hi\"\", then\nleave\",\"'=HYPERLINK(\"\"http://evil.test\"\",\"\"Soweto\"\")\",planned,0%,\"John Doe\",\"\",2024-01-15,2024-02-15,"
         );
         assert_eq!(
             golden(http.get(server.url("/api/reports/export/tasks"))).await,

@@ -16,7 +16,8 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, StatusCode, header};
 use prost::Message as _;
 use prost_reflect::{
-    DescriptorPool, DynamicMessage, Kind, MessageDescriptor, MethodDescriptor, ReflectMessage,
+    DescriptorPool, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor,
+    ReflectMessage,
 };
 
 use crate::error::{FieldViolation, clip, clip_detail, code_name, http_status_for};
@@ -395,6 +396,13 @@ fn violation(field: &str, description: &str) -> FieldViolation {
     }
 }
 
+/// The `google.protobuf.FieldMask update_mask` of a request, which makes its body a partial update.
+pub fn update_mask_field(input: &MessageDescriptor) -> Option<FieldDescriptor> {
+    input.get_field_by_name("update_mask").filter(|field| {
+        matches!(field.kind(), Kind::Message(desc) if desc.full_name() == "google.protobuf.FieldMask")
+    })
+}
+
 /// A PATCH-style request with a `google.protobuf.FieldMask update_mask` that the client left out
 /// changes exactly the fields present in the JSON body.
 /// Fields already named by the path (such as `id`) are left out.
@@ -404,13 +412,9 @@ fn imply_update_mask(
     body: &[u8],
     path_bound: &[String],
 ) {
-    let Some(mask_field) = input.descriptor().get_field_by_name("update_mask") else {
+    let Some(mask_field) = update_mask_field(&input.descriptor()) else {
         return;
     };
-    if !matches!(mask_field.kind(), Kind::Message(desc) if desc.full_name() == "google.protobuf.FieldMask")
-    {
-        return;
-    }
     let paths: Vec<String> = message::body_field_names(body_desc, body)
         .into_iter()
         .filter(|name| !path_bound.contains(name))

@@ -100,7 +100,9 @@ impl PathTemplate {
             .map(|variable| variable.field_path.as_slice())
     }
 
-    /// The template in OpenAPI form: `/v1/pons/{pon.id}`.
+    /// The template in OpenAPI form, each variable named by [`parameter_name`]: `/v1/pons/{pon.id}`
+    /// becomes `/v1/pons/{id}`, the same path as `/v1/pons/{id}` (OpenAPI forbids sibling templates
+    /// that differ only in their names). A match still binds the variable's whole field path.
     pub fn openapi_path(&self) -> String {
         let mut out = String::new();
         let mut index = 0;
@@ -111,7 +113,7 @@ impl PathTemplate {
                 .iter()
                 .find(|variable| variable.start == index)
             {
-                out.push_str(&format!("{{{}}}", variable.field_path.join(".")));
+                out.push_str(&format!("{{{}}}", parameter_name(&variable.field_path)));
                 index = variable.end;
             } else {
                 match &self.segments[index] {
@@ -178,6 +180,11 @@ impl PathTemplate {
             })
             .collect()
     }
+}
+
+/// The name a path variable has in the OpenAPI document: the last part of its field path.
+pub fn parameter_name(field_path: &[String]) -> &str {
+    field_path.last().map_or("", String::as_str)
 }
 
 fn split_verb(body: &str) -> (&str, Option<&str>) {
@@ -280,7 +287,9 @@ mod tests {
     #[test]
     fn openapi_form() {
         let template = PathTemplate::parse("/v1/pons/{pon.id}").unwrap();
-        assert_eq!(template.openapi_path(), "/v1/pons/{pon.id}");
+        assert_eq!(template.openapi_path(), "/v1/pons/{id}");
+        let verb = PathTemplate::parse("/v1/users/{user.id}:setActive").unwrap();
+        assert_eq!(verb.openapi_path(), "/v1/users/{id}:setActive");
         assert_eq!(
             template.field_paths().next().unwrap(),
             ["pon".to_string(), "id".to_string()]
@@ -290,5 +299,104 @@ mod tests {
     #[test]
     fn broken_escapes_do_not_match() {
         assert_eq!(bind("/v1/pons/{id}", "/v1/pons/%zz"), None);
+    }
+
+    mod properties {
+        //! Arbitrary paths never panic the matcher, and a path rendered from a template with
+        //! arbitrary values matches back to those values.
+        use proptest::prelude::*;
+
+        use super::*;
+
+        const TEMPLATES: &[&str] = &[
+            "/v1/pons/{id}",
+            "/v1/pons/{pon.id}",
+            "/v1/users/{id}:setActive",
+            "/v1/pons/{pon_id}/geofence/polygon",
+            "/v1/{name=shelves/*/books/*}",
+            "/v1/files/{path=**}",
+            "/v1/{a.b}/x/{c}",
+        ];
+
+        /// Every byte but the unreserved ones as `%XX`.
+        fn encode(value: &str) -> String {
+            value
+                .bytes()
+                .map(|byte| match byte {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                        char::from(byte).to_string()
+                    }
+                    _ => format!("%{byte:02X}"),
+                })
+                .collect()
+        }
+
+        /// The path of `template` with its `*` and `**` segments taken from `values` (`**` takes
+        /// two), and the bindings a match should give.
+        fn render(template: &PathTemplate, values: &[String]) -> (String, Vec<Binding>) {
+            let mut values = values.iter();
+            let mut next = || values.next().expect("enough values").clone();
+            let pieces: Vec<(String, String)> = template
+                .segments
+                .iter()
+                .map(|segment| match segment {
+                    Segment::Literal(text) => (text.clone(), text.clone()),
+                    Segment::Single => {
+                        let value = next();
+                        (encode(&value), value)
+                    }
+                    Segment::Rest => {
+                        let (first, second) = (next(), next());
+                        (
+                            format!("{}/{}", encode(&first), encode(&second)),
+                            format!("{first}/{second}"),
+                        )
+                    }
+                })
+                .collect();
+            let mut path: String = pieces.iter().map(|(raw, _)| format!("/{raw}")).collect();
+            if let Some(verb) = &template.verb {
+                path.push(':');
+                path.push_str(verb);
+            }
+            let bindings = template
+                .variables
+                .iter()
+                .map(|variable| Binding {
+                    field_path: variable.field_path.clone(),
+                    value: pieces[variable.start..variable.end]
+                        .iter()
+                        .map(|(_, value)| value.as_str())
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                })
+                .collect();
+            (path, bindings)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn arbitrary_paths_never_panic(path in "\\PC{0,64}", raw in "[/%:a-z0-9{}*=.]{0,32}") {
+                for source in TEMPLATES {
+                    let template = PathTemplate::parse(source).unwrap();
+                    let _ = template.matches(&path);
+                    let _ = template.matches(&raw);
+                }
+                let _ = PathTemplate::parse(&raw).map(|template| template.matches(&path));
+                let _ = percent_decode(&raw);
+            }
+
+            #[test]
+            fn rendered_paths_match_back(
+                source in prop::sample::select(TEMPLATES),
+                values in prop::collection::vec("\\PC{1,12}", 6),
+            ) {
+                let template = PathTemplate::parse(source).unwrap();
+                let (path, expected) = render(&template, &values);
+                prop_assert_eq!(template.matches(&path), Some(expected), "path {}", path);
+            }
+        }
     }
 }
