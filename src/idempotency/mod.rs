@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::auth::guard::Guard;
 use crate::clock::Clock;
 use crate::error::AppError;
+use crate::server::is_grpc;
 use store::{Claim, Owner};
 
 /// How long a key and its answer are kept.
@@ -49,16 +50,9 @@ impl Idempotency {
     }
 }
 
-fn is_grpc(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/grpc"))
-}
-
 /// An error in the shape of the request's surface.
 fn refusal(headers: &HeaderMap, legacy: bool, err: AppError) -> Response {
-    if is_grpc(headers) {
+    if is_grpc(headers.get(header::CONTENT_TYPE)) {
         return tonic::Status::from(err).into_http();
     }
     let status = crate::error::http_status_for(err.code());
@@ -135,17 +129,10 @@ fn replay(row: store::idempotency_key::Model) -> Response {
         .as_deref()
         .and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or_default();
-    let data = bytes::Bytes::from(row.response_body.unwrap_or_default());
-    let trailers = header_map(&stored.trailers);
-    let mut frames = vec![Ok::<_, std::convert::Infallible>(http_body::Frame::data(
-        data,
-    ))];
-    if !trailers.is_empty() {
-        frames.push(Ok(http_body::Frame::trailers(trailers)));
-    }
-    let body = Body::new(http_body_util::StreamBody::new(futures::stream::iter(
-        frames,
-    )));
+    let body = body_of(
+        row.response_body.unwrap_or_default().into(),
+        header_map(&stored.trailers),
+    );
     let mut response = Response::new(body);
     *response.status_mut() = row
         .response_status
@@ -273,18 +260,20 @@ async fn keep_answer(idempotency: &Idempotency, owner: &Owner, response: Respons
     } else {
         release(idempotency, owner).await;
     }
+    Response::from_parts(parts, body_of(data, trailers))
+}
+
+/// A body of these bytes, then these trailers (gRPC's status travels in them).
+fn body_of(data: bytes::Bytes, trailers: HeaderMap) -> Body {
     let mut frames = vec![Ok::<_, std::convert::Infallible>(http_body::Frame::data(
         data,
     ))];
     if !trailers.is_empty() {
         frames.push(Ok(http_body::Frame::trailers(trailers)));
     }
-    Response::from_parts(
-        parts,
-        Body::new(http_body_util::StreamBody::new(futures::stream::iter(
-            frames,
-        ))),
-    )
+    Body::new(http_body_util::StreamBody::new(futures::stream::iter(
+        frames,
+    )))
 }
 
 async fn release(idempotency: &Idempotency, owner: &Owner) {

@@ -17,6 +17,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use prost_reflect::{DescriptorPool, DynamicMessage, MapKey, MessageDescriptor, Value};
 use serde_json::json;
 
+use super::is_grpc;
 use super::transcode::error_response;
 use crate::error::{AppError, FieldViolation, clip};
 
@@ -42,14 +43,6 @@ impl Location {
             Location::Body => "body",
         }
     }
-}
-
-fn is_grpc(request: &Request) -> bool {
-    request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/grpc"))
 }
 
 /// Bodies that may carry JSON text (photos and other binary uploads are not read here).
@@ -161,7 +154,7 @@ pub async fn check_http_input(
     request: Request,
     next: Next,
 ) -> Response {
-    if is_grpc(&request) {
+    if is_grpc(request.headers().get(header::CONTENT_TYPE)) {
         return next.run(request).await;
     }
     let legacy = is_legacy(&request);

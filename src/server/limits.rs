@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::config::ConnectionConfig;
-use crate::server::transcode;
+use crate::server::{is_grpc, transcode};
 
 /// What a refused client is told to wait before trying again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -112,11 +112,6 @@ pub async fn enforce(
             }
         }
     }
-}
-
-/// A content type of `application/grpc…`, grpc-web included.
-fn is_grpc(content_type: Option<&HeaderValue>) -> bool {
-    content_type.is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"))
 }
 
 /// The `grpc-timeout` header: at most 8 digits and a unit (H, M, S, m, u, n).

@@ -409,6 +409,12 @@ impl App {
     }
 }
 
+/// Whether a request's content type is `application/grpc…` (grpc-web included): such
+/// requests are answered with gRPC statuses, never JSON.
+pub fn is_grpc(content_type: Option<&HeaderValue>) -> bool {
+    content_type.is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"))
+}
+
 /// `package.Service/Method` of every RPC on the port: ours, health and reflection.
 pub fn served_rpcs() -> anyhow::Result<std::collections::HashSet<String>> {
     let mut pool = prost_reflect::DescriptorPool::decode(proto::FILE_DESCRIPTOR_SET)?;
