@@ -1,14 +1,19 @@
-//! The one domain error type, and its single mapping to `tonic::Status` (with
-//! `google.rpc` details) and to HTTP status codes; how database failures are classified (an
-//! outage is UNAVAILABLE and retryable, a value the database refuses is the client's); and the
-//! clipping that keeps a client's huge value out of every error answer.
+//! The one domain error type and its reasons: each reason decides, in one place, the gRPC code,
+//! the HTTP status and the `google.rpc.ErrorInfo` reason every surface answers with; how database
+//! failures are classified (an outage is UNAVAILABLE and retryable, a value the database refuses
+//! is the client's); the one collector of field violations; and the clipping that keeps a
+//! client's huge value out of every error answer. Errors are logged once, by the surface that
+//! answers them ([`AppError::log`]).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::time::Duration;
 
+use chrono::NaiveDate;
 use http::StatusCode;
 use tonic::Code;
 use tonic_types::{ErrorDetails, StatusExt};
+use uuid::Uuid;
 
 /// One invalid input field: its path (`pon.fiber_count`) and what is wrong with it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -17,32 +22,158 @@ pub struct FieldViolation {
     pub description: String,
 }
 
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("{0}")]
     NotFound(String),
     #[error("{}", describe_violations(.0))]
     InvalidArgument(Vec<FieldViolation>),
+    /// A body or file over its size limit; the violation names which.
+    #[error("{}", describe_violations(std::slice::from_ref(.0)))]
+    PayloadTooLarge(FieldViolation),
+    /// A body or file of a type that is not taken; the violation names which.
+    #[error("{}", describe_violations(std::slice::from_ref(.0)))]
+    UnsupportedMediaType(FieldViolation),
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A task that requires evidence cannot be completed without a valid photo.
+    #[error("{0}")]
+    EvidenceMissing(String),
     #[error("{0}")]
     PermissionDenied(String),
+    /// No credentials were sent at all.
+    #[error("missing credentials")]
+    MissingCredentials,
+    /// Credentials were sent but are not valid.
     #[error("{0}")]
     Unauthenticated(String),
     #[error("{0}")]
     AlreadyExists(String),
     #[error("{message}")]
-    ResourceExhausted {
+    RateLimited {
         message: String,
         retry_after: Option<Duration>,
     },
     #[error("{0}")]
     Unavailable(String),
+    /// A dependency (the database, the object store) broke, timed out or was busy: nothing the
+    /// client did. The cause is logged by the surface, never sent.
+    #[error("{dependency} unavailable, try again")]
+    Outage {
+        dependency: &'static str,
+        source: anyhow::Error,
+    },
+    /// The database refused a value the service let by (a NUL byte, text too long, a CHECK).
+    #[error(
+        "request: holds a value the database cannot store (a NUL byte, text too long, or a value out of range)"
+    )]
+    DatabaseRefusedValue(sea_orm::DbErr),
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// Why a request failed, as clients see it: the gRPC code, the HTTP status and the
+/// `ErrorInfo.reason` (AIP-193) of every answer come from here and nowhere else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    NotFound,
+    InvalidArgument,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    FailedPrecondition,
+    EvidenceMissing,
+    PermissionDenied,
+    MissingCredentials,
+    Unauthenticated,
+    AlreadyExists,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
+
+impl Reason {
+    pub const ALL: [Reason; 13] = [
+        Reason::NotFound,
+        Reason::InvalidArgument,
+        Reason::PayloadTooLarge,
+        Reason::UnsupportedMediaType,
+        Reason::FailedPrecondition,
+        Reason::EvidenceMissing,
+        Reason::PermissionDenied,
+        Reason::MissingCredentials,
+        Reason::Unauthenticated,
+        Reason::AlreadyExists,
+        Reason::RateLimited,
+        Reason::Unavailable,
+        Reason::Internal,
+    ];
+
+    /// The `google.rpc.ErrorInfo` domain of our reasons.
+    pub const DOMAIN: &'static str = "kasi.fiber";
+
+    pub fn code(self) -> Code {
+        match self {
+            Reason::NotFound => Code::NotFound,
+            Reason::InvalidArgument | Reason::UnsupportedMediaType => Code::InvalidArgument,
+            Reason::PayloadTooLarge | Reason::RateLimited => Code::ResourceExhausted,
+            Reason::FailedPrecondition | Reason::EvidenceMissing => Code::FailedPrecondition,
+            Reason::PermissionDenied => Code::PermissionDenied,
+            Reason::MissingCredentials | Reason::Unauthenticated => Code::Unauthenticated,
+            Reason::AlreadyExists => Code::AlreadyExists,
+            Reason::Unavailable => Code::Unavailable,
+            Reason::Internal => Code::Internal,
+        }
+    }
+
+    pub fn http_status(self) -> StatusCode {
+        match self {
+            Reason::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Reason::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            other => http_status_for(other.code()),
+        }
+    }
+
+    /// The `ErrorInfo.reason` text (UPPER_SNAKE_CASE).
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::NotFound => "NOT_FOUND",
+            Reason::InvalidArgument => "INVALID_ARGUMENT",
+            Reason::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Reason::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Reason::FailedPrecondition => "FAILED_PRECONDITION",
+            Reason::EvidenceMissing => "EVIDENCE_MISSING",
+            Reason::PermissionDenied => "PERMISSION_DENIED",
+            Reason::MissingCredentials => "MISSING_CREDENTIALS",
+            Reason::Unauthenticated => "UNAUTHENTICATED",
+            Reason::AlreadyExists => "ALREADY_EXISTS",
+            Reason::RateLimited => "RATE_LIMITED",
+            Reason::Unavailable => "UNAVAILABLE",
+            Reason::Internal => "INTERNAL",
+        }
+    }
+
+    /// The reason a status carries in its `ErrorInfo`, if it is one of ours.
+    pub fn of_status(status: &tonic::Status) -> Option<Reason> {
+        let info = status.get_details_error_info()?;
+        if info.domain != Reason::DOMAIN {
+            return None;
+        }
+        Reason::ALL
+            .into_iter()
+            .find(|reason| reason.name() == info.reason)
+    }
+}
 
 /// How long a client should wait before retrying an UNAVAILABLE answer.
 pub const RETRY_AFTER_UNAVAILABLE: Duration = Duration::from_secs(1);
@@ -85,10 +216,7 @@ fn describe_violations(violations: &[FieldViolation]) -> String {
 impl AppError {
     /// An invalid-argument error about one field.
     pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
-        AppError::InvalidArgument(vec![FieldViolation {
-            field: field.into(),
-            description: description.into(),
-        }])
+        AppError::InvalidArgument(vec![FieldViolation::new(field, description)])
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {
@@ -99,19 +227,187 @@ impl AppError {
         AppError::Internal(err.into())
     }
 
-    pub fn code(&self) -> Code {
-        match self {
-            AppError::NotFound(_) => Code::NotFound,
-            AppError::InvalidArgument(_) => Code::InvalidArgument,
-            AppError::FailedPrecondition(_) => Code::FailedPrecondition,
-            AppError::PermissionDenied(_) => Code::PermissionDenied,
-            AppError::Unauthenticated(_) => Code::Unauthenticated,
-            AppError::AlreadyExists(_) => Code::AlreadyExists,
-            AppError::ResourceExhausted { .. } => Code::ResourceExhausted,
-            AppError::Unavailable(_) => Code::Unavailable,
-            AppError::Internal(_) => Code::Internal,
+    /// `dependency` failed with `source` (logged by the surface; the client is told to retry).
+    pub fn outage(dependency: &'static str, source: impl Into<anyhow::Error>) -> Self {
+        AppError::Outage {
+            dependency,
+            source: source.into(),
         }
     }
+
+    pub fn reason(&self) -> Reason {
+        match self {
+            AppError::NotFound(_) => Reason::NotFound,
+            AppError::InvalidArgument(_) | AppError::DatabaseRefusedValue(_) => {
+                Reason::InvalidArgument
+            }
+            AppError::PayloadTooLarge(_) => Reason::PayloadTooLarge,
+            AppError::UnsupportedMediaType(_) => Reason::UnsupportedMediaType,
+            AppError::FailedPrecondition(_) => Reason::FailedPrecondition,
+            AppError::EvidenceMissing(_) => Reason::EvidenceMissing,
+            AppError::PermissionDenied(_) => Reason::PermissionDenied,
+            AppError::MissingCredentials => Reason::MissingCredentials,
+            AppError::Unauthenticated(_) => Reason::Unauthenticated,
+            AppError::AlreadyExists(_) => Reason::AlreadyExists,
+            AppError::RateLimited { .. } => Reason::RateLimited,
+            AppError::Unavailable(_) | AppError::Outage { .. } => Reason::Unavailable,
+            AppError::Internal(_) => Reason::Internal,
+        }
+    }
+
+    pub fn code(&self) -> Code {
+        self.reason().code()
+    }
+
+    pub fn http_status(&self) -> StatusCode {
+        self.reason().http_status()
+    }
+
+    /// The bad fields (each clipped), for the answers that list them.
+    pub fn violations(&self) -> Vec<FieldViolation> {
+        let violations: &[FieldViolation] = match self {
+            AppError::InvalidArgument(violations) => violations,
+            AppError::PayloadTooLarge(violation) | AppError::UnsupportedMediaType(violation) => {
+                std::slice::from_ref(violation)
+            }
+            AppError::DatabaseRefusedValue(_) => {
+                return vec![FieldViolation::new("request", REFUSED_VALUE)];
+            }
+            _ => &[],
+        };
+        violations
+            .iter()
+            .map(|v| FieldViolation::new(clip(&v.field), clip(&v.description)))
+            .collect()
+    }
+
+    /// The text a client is told: clipped, and never an internal cause.
+    pub fn client_message(&self) -> String {
+        match self {
+            AppError::InvalidArgument(_)
+            | AppError::PayloadTooLarge(_)
+            | AppError::UnsupportedMediaType(_)
+            | AppError::DatabaseRefusedValue(_) => {
+                clip_detail(&describe_violations(&self.violations())).into_owned()
+            }
+            AppError::Internal(_) => "internal error".into(),
+            other => clip(&other.to_string()).into_owned(),
+        }
+    }
+
+    /// How long the client should wait before retrying, for the answers that say so.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            AppError::RateLimited { retry_after, .. } => *retry_after,
+            AppError::Unavailable(_) | AppError::Outage { .. } => Some(RETRY_AFTER_UNAVAILABLE),
+            _ => None,
+        }
+    }
+
+    /// Logs the error once, by the surface answering it (inside the request's span, so with
+    /// its request id): causes of internal errors and outages in full, client mistakes briefly.
+    pub fn log(&self) {
+        match self {
+            AppError::Internal(source) => {
+                tracing::error!(error = format!("{source:#}"), "internal error");
+            }
+            AppError::Outage { dependency, source } => {
+                tracing::error!(
+                    error = format!("{source:#}"),
+                    dependency,
+                    "dependency unavailable"
+                );
+            }
+            AppError::DatabaseRefusedValue(source) => {
+                tracing::warn!(error = %source, "the database refused a value");
+            }
+            AppError::Unavailable(text) => tracing::warn!(error = %text, "dependency unavailable"),
+            other => tracing::debug!(reason = other.reason().name(), "request refused"),
+        }
+    }
+}
+
+const REFUSED_VALUE: &str =
+    "holds a value the database cannot store (a NUL byte, text too long, or a value out of range)";
+
+/// Collects the problems of several fields so they are reported together: the one collector
+/// of field violations every surface and service uses.
+#[derive(Clone, Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub fn push(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+
+    /// Adds the bad fields of an invalid-argument error; any other error is passed back.
+    pub fn absorb(&mut self, err: AppError) -> AppResult<()> {
+        match err {
+            AppError::InvalidArgument(found) => {
+                self.0.extend(found);
+                Ok(())
+            }
+            other => Err(other),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `field` already has a violation.
+    pub fn names(&self, field: &str) -> bool {
+        self.0.iter().any(|violation| violation.field == field)
+    }
+
+    pub fn optional_uuid(&mut self, field: &str, text: &str) -> Option<Uuid> {
+        if text.is_empty() {
+            return None;
+        }
+        Uuid::parse_str(text)
+            .map_err(|_| self.push(field, format!("`{text}` is not a UUID")))
+            .ok()
+    }
+
+    pub fn optional_date(&mut self, field: &str, text: &str) -> Option<NaiveDate> {
+        if text.is_empty() {
+            return None;
+        }
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|_| self.push(field, format!("`{text}` is not a date (YYYY-MM-DD)")))
+            .ok()
+    }
+
+    pub fn finite(&mut self, field: &str, value: Option<f64>) -> Option<f64> {
+        match value {
+            Some(number) if !number.is_finite() => {
+                self.push(field, "must be a finite number");
+                None
+            }
+            other => other,
+        }
+    }
+
+    /// `value` when nothing was wrong, else every violation at once.
+    pub fn finish<T>(self, value: T) -> AppResult<T> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(AppError::InvalidArgument(self.0))
+        }
+    }
+
+    pub fn into_vec(self) -> Vec<FieldViolation> {
+        self.0
+    }
+}
+
+/// A required UUID field.
+pub fn parse_id(field: &str, text: &str) -> AppResult<Uuid> {
+    if text.is_empty() {
+        return Err(AppError::invalid(field, "is required"));
+    }
+    Uuid::parse_str(text).map_err(|_| AppError::invalid(field, format!("`{text}` is not a UUID")))
 }
 
 impl From<sea_orm::DbErr> for AppError {
@@ -130,17 +426,8 @@ impl From<sea_orm::DbErr> for AppError {
             _ => {}
         }
         match db_fault(&err) {
-            DbFault::Outage => {
-                tracing::error!(error = %err, "database unavailable");
-                AppError::Unavailable("database unavailable, try again".into())
-            }
-            DbFault::RefusedValue => {
-                tracing::warn!(error = %err, "the database refused a value");
-                AppError::invalid(
-                    "request",
-                    "holds a value the database cannot store (a NUL byte, text too long, or a value out of range)",
-                )
-            }
+            DbFault::Outage => AppError::outage("database", err),
+            DbFault::RefusedValue => AppError::DatabaseRefusedValue(err),
             DbFault::Other => AppError::Internal(err.into()),
         }
     }
@@ -221,47 +508,28 @@ fn sqlstate_fault(code: &str) -> DbFault {
     }
 }
 
+/// The gRPC surface's answer (the REST transcoder answers from it too): the code and message
+/// from the reason, with `ErrorInfo`, the bad fields and the retry delay as `google.rpc`
+/// details. The error is logged here, once.
 impl From<AppError> for tonic::Status {
     fn from(err: AppError) -> Self {
-        let code = err.code();
-        match err {
-            AppError::InvalidArgument(violations) => {
-                let violations: Vec<FieldViolation> = violations
+        err.log();
+        let reason = err.reason();
+        let mut details = ErrorDetails::new();
+        details.set_error_info(reason.name(), Reason::DOMAIN, HashMap::new());
+        let violations = err.violations();
+        if !violations.is_empty() {
+            details.set_bad_request(
+                violations
                     .into_iter()
-                    .map(|v| FieldViolation {
-                        field: clip(&v.field).into_owned(),
-                        description: clip(&v.description).into_owned(),
-                    })
-                    .collect();
-                let message = describe_violations(&violations);
-                let details = ErrorDetails::with_bad_request(
-                    violations
-                        .into_iter()
-                        .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
-                        .collect::<Vec<_>>(),
-                );
-                tonic::Status::with_error_details(code, message, details)
-            }
-            AppError::ResourceExhausted {
-                message,
-                retry_after: Some(delay),
-            } => tonic::Status::with_error_details(
-                code,
-                clip(&message),
-                ErrorDetails::with_retry_info(Some(delay)),
-            ),
-            AppError::Unavailable(message) => tonic::Status::with_error_details(
-                code,
-                clip(&message),
-                ErrorDetails::with_retry_info(Some(RETRY_AFTER_UNAVAILABLE)),
-            ),
-            AppError::Internal(source) => {
-                // Internals stay in the log (inside the request's span, so with its request id).
-                tracing::error!(error = format!("{source:#}"), "internal error");
-                tonic::Status::new(code, "internal error")
-            }
-            other => tonic::Status::new(code, clip(&other.to_string())),
+                    .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
+                    .collect::<Vec<_>>(),
+            );
         }
+        if let Some(delay) = err.retry_after() {
+            details.set_retry_info(Some(delay));
+        }
+        tonic::Status::with_error_details(reason.code(), err.client_message(), details)
     }
 }
 
@@ -355,7 +623,7 @@ mod tests {
             sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
         )));
         let err = AppError::from(io);
-        assert!(matches!(err, AppError::Unavailable(_)), "{err:?}");
+        assert!(matches!(err, AppError::Outage { .. }), "{err:?}");
         let status: tonic::Status = err.into();
         assert_eq!(status.code(), Code::Unavailable);
         assert_eq!(
@@ -386,5 +654,82 @@ mod tests {
             StatusCode::TOO_MANY_REQUESTS
         );
         assert_eq!(code_name(Code::FailedPrecondition), "FAILED_PRECONDITION");
+    }
+
+    #[test]
+    fn every_reason_maps_to_one_grpc_code_one_http_status_and_one_name() {
+        let mut names = std::collections::HashSet::new();
+        for reason in Reason::ALL {
+            assert!(names.insert(reason.name()), "{reason:?} shares its name");
+            let code = reason.code();
+            assert_ne!(code, Code::Ok, "{reason:?}");
+            let status = reason.http_status();
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "{reason:?} → {status}"
+            );
+            // A client mistake is never a 5xx, and an outage never a 4xx.
+            let server_side = matches!(reason, Reason::Unavailable | Reason::Internal);
+            assert_eq!(
+                status.is_server_error(),
+                server_side,
+                "{reason:?} → {status}"
+            );
+            // The status a gRPC answer carries names its reason again.
+            let status: tonic::Status = sample(reason).into();
+            assert_eq!(status.code(), code, "{reason:?}");
+            assert_eq!(Reason::of_status(&status), Some(reason));
+        }
+        assert_eq!(Reason::ALL.len(), names.len());
+        assert_eq!(
+            Reason::PayloadTooLarge.http_status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(
+            Reason::UnsupportedMediaType.http_status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(Reason::EvidenceMissing.code(), Code::FailedPrecondition);
+        assert_eq!(
+            Reason::MissingCredentials.http_status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    /// An error of each reason (the match fails to compile when a reason is added without one).
+    fn sample(reason: Reason) -> AppError {
+        let violation = FieldViolation::new("photo", "x");
+        match reason {
+            Reason::NotFound => AppError::not_found("pon"),
+            Reason::InvalidArgument => AppError::invalid("id", "x"),
+            Reason::PayloadTooLarge => AppError::PayloadTooLarge(violation),
+            Reason::UnsupportedMediaType => AppError::UnsupportedMediaType(violation),
+            Reason::FailedPrecondition => AppError::FailedPrecondition("x".into()),
+            Reason::EvidenceMissing => AppError::EvidenceMissing("x".into()),
+            Reason::PermissionDenied => AppError::PermissionDenied("x".into()),
+            Reason::MissingCredentials => AppError::MissingCredentials,
+            Reason::Unauthenticated => AppError::Unauthenticated("x".into()),
+            Reason::AlreadyExists => AppError::AlreadyExists("x".into()),
+            Reason::RateLimited => AppError::RateLimited {
+                message: "x".into(),
+                retry_after: None,
+            },
+            Reason::Unavailable => AppError::Unavailable("x".into()),
+            Reason::Internal => AppError::internal(anyhow::anyhow!("x")),
+        }
+    }
+
+    #[test]
+    fn the_collector_reports_every_field_at_once() {
+        let mut bad = Violations::default();
+        assert_eq!(bad.optional_uuid("a", "nope"), None);
+        assert_eq!(bad.finite("b", Some(f64::NAN)), None);
+        assert!(bad.absorb(AppError::invalid("c", "x")).is_ok());
+        assert!(bad.absorb(AppError::not_found("d")).is_err());
+        assert!(bad.names("b"));
+        let err = bad.finish(()).unwrap_err();
+        let fields: Vec<String> = err.violations().into_iter().map(|v| v.field).collect();
+        assert_eq!(fields, ["a", "b", "c"]);
+        assert!(Violations::default().finish(7).is_ok());
     }
 }

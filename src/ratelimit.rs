@@ -49,7 +49,7 @@ impl RateLimiter {
             }
         };
         if count.count > limit {
-            return Err(AppError::ResourceExhausted {
+            return Err(AppError::RateLimited {
                 message: "rate limit exceeded".into(),
                 retry_after: Some(count.resets_in.max(Duration::from_secs(1))),
             });
@@ -71,7 +71,7 @@ mod tests {
             limiter.check("login:a", 3, window).await.unwrap();
         }
         match limiter.check("login:a", 3, window).await {
-            Err(AppError::ResourceExhausted {
+            Err(AppError::RateLimited {
                 retry_after: Some(delay),
                 ..
             }) => assert!(delay <= window),

@@ -3,22 +3,22 @@
 
 use chrono::{DateTime, Utc};
 use prost_types::value::Kind;
-use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+
 use tonic::{Request, Response, Status};
 
-use super::{AuditFilter, entry, list};
-use crate::context::RequestContext;
-use crate::error::AppError;
-use crate::pons::grpc::{parse_id, timestamp};
+use super::{AuditFilter, AuditService, entry};
+use crate::error::{AppError, parse_id};
 use crate::proto::v1;
+use crate::server::wire::{context, timestamp};
 
 pub struct AuditGrpc {
-    db: DatabaseConnection,
+    audit: Arc<AuditService>,
 }
 
 impl AuditGrpc {
-    pub fn new(db: DatabaseConnection) -> Self {
-        AuditGrpc { db }
+    pub fn new(audit: Arc<AuditService>) -> Self {
+        AuditGrpc { audit }
     }
 }
 
@@ -87,7 +87,7 @@ impl v1::audit_service_server::AuditService for AuditGrpc {
         &self,
         request: Request<v1::ListAuditEntriesRequest>,
     ) -> Result<Response<v1::ListAuditEntriesResponse>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let message = request.into_inner();
         let filter = AuditFilter {
             resource_type: Some(message.resource_type).filter(|text| !text.is_empty()),
@@ -100,14 +100,10 @@ impl v1::audit_service_server::AuditService for AuditGrpc {
             since: time("since", message.since)?,
             until: time("until", message.until)?,
         };
-        let (entries, next) = list(
-            &self.db,
-            &ctx,
-            &filter,
-            message.page_size,
-            &message.page_token,
-        )
-        .await?;
+        let (entries, next) = self
+            .audit
+            .list(&ctx, &filter, message.page_size, &message.page_token)
+            .await?;
         Ok(Response::new(v1::ListAuditEntriesResponse {
             entries: entries.iter().map(entry_to_proto).collect(),
             next_page_token: next.unwrap_or_default(),

@@ -2,15 +2,17 @@
 //! snapshots, written in the same transaction as the change it describes.
 
 pub mod grpc;
+mod service;
+
+pub use service::{AuditFilter, AuditService};
 
 use chrono::{DateTime, Utc};
+use sea_orm::IntoActiveModel;
 use sea_orm::entity::prelude::*;
-use sea_orm::{IntoActiveModel, QueryOrder, QuerySelect};
 use serde_json::Value;
 
 use crate::context::RequestContext;
 use crate::error::AppResult;
-use crate::paging;
 
 pub mod entry {
     use sea_orm::entity::prelude::*;
@@ -71,59 +73,6 @@ pub async fn record(
         .exec_without_returning(db)
         .await?;
     Ok(())
-}
-
-/// What a listing of the audit log narrows to.
-#[derive(Clone, Debug, Default)]
-pub struct AuditFilter {
-    pub resource_type: Option<String>,
-    pub resource_id: Option<String>,
-    pub actor_user_id: Option<Uuid>,
-    pub action: Option<String>,
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-}
-
-const PAGE_KIND: &str = "audit";
-
-/// The caller's tenant's entries, newest first.
-pub async fn list(
-    db: &impl ConnectionTrait,
-    ctx: &RequestContext,
-    filter: &AuditFilter,
-    page_size: i32,
-    page_token: &str,
-) -> AppResult<(Vec<entry::Model>, Option<String>)> {
-    use entry::Column;
-    let limit = paging::page_limit(page_size)?;
-    let mut query = entry::Entity::find().filter(Column::TenantId.eq(ctx.tenant_id));
-    if let Some(kind) = &filter.resource_type {
-        query = query.filter(Column::ResourceType.eq(kind.as_str()));
-    }
-    if let Some(id) = &filter.resource_id {
-        query = query.filter(Column::ResourceId.eq(id.as_str()));
-    }
-    if let Some(actor) = filter.actor_user_id {
-        query = query.filter(Column::ActorUserId.eq(actor));
-    }
-    if let Some(action) = &filter.action {
-        query = query.filter(Column::Action.eq(action.as_str()));
-    }
-    if let Some(since) = filter.since {
-        query = query.filter(Column::CreatedAt.gte(since));
-    }
-    if let Some(until) = filter.until {
-        query = query.filter(Column::CreatedAt.lt(until));
-    }
-    if let Some(before) = paging::decode_token(PAGE_KIND, page_token)? {
-        query = query.filter(Column::Id.lt(before));
-    }
-    let rows = query
-        .order_by_desc(Column::Id)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    Ok(paging::into_page(PAGE_KIND, rows, limit, |entry| entry.id))
 }
 
 /// Records a change of a serializable row identified by `id`: its JSON before and after.

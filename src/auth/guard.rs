@@ -212,7 +212,7 @@ impl Guard {
                     false,
                 ));
             }
-            return Err(AppError::Unauthenticated("missing credentials".into()));
+            return Err(AppError::MissingCredentials);
         };
         let now = self.clock.now().timestamp();
         match self.own.verify(token, now) {
@@ -433,7 +433,7 @@ mod tests {
             guard
                 .authorize("/kasi.fiber.v1.PonService/ListPons", &headers)
                 .await,
-            Err(AppError::Unauthenticated(_))
+            Err(AppError::MissingCredentials)
         ));
     }
 

@@ -113,7 +113,7 @@ mod tests {
         assert!(
             matches!(
                 writes.check("pkg.Plant/CreateSplice", &first).await,
-                Err(AppError::ResourceExhausted { .. })
+                Err(AppError::RateLimited { .. })
             ),
             "two users of one organization share its budget"
         );

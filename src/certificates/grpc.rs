@@ -5,11 +5,11 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::service::{CertificateDraft, CertificateService};
-use crate::context::RequestContext;
 use crate::error::AppError;
+use crate::error::parse_id;
 use crate::photos::model::certificate::Model;
-use crate::pons::grpc::{id_text, parse_id, timestamp};
 use crate::proto::v1;
+use crate::server::wire::{context, id_text, timestamp};
 
 #[derive(Clone)]
 pub struct CertificateGrpc {
@@ -51,7 +51,7 @@ impl v1::certificate_service_server::CertificateService for CertificateGrpc {
         &self,
         request: Request<v1::CreateCertificateRequest>,
     ) -> Result<Response<v1::Certificate>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let body = request
             .into_inner()
             .certificate
@@ -74,7 +74,7 @@ impl v1::certificate_service_server::CertificateService for CertificateGrpc {
         &self,
         request: Request<v1::GetCertificateRequest>,
     ) -> Result<Response<v1::Certificate>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let id = parse_id("id", &request.get_ref().id)?;
         Ok(Response::new(to_proto(&self.service.get(&ctx, id).await?)))
     }
@@ -83,7 +83,7 @@ impl v1::certificate_service_server::CertificateService for CertificateGrpc {
         &self,
         request: Request<v1::ListCertificatesRequest>,
     ) -> Result<Response<v1::ListCertificatesResponse>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let body = request.into_inner();
         let pon_id = parse_id("pon_id", &body.pon_id)?;
         let (rows, next) = self

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::audit::{self, Change};
 use crate::clock::Clock;
 use crate::context::RequestContext;
-use crate::error::{AppError, AppResult, FieldViolation};
+use crate::error::{AppError, AppResult, Violations};
 use crate::paging;
 use crate::photos::PhotoService;
 use crate::photos::model::certificate::{self, Model};
@@ -48,7 +48,7 @@ pub struct CertificateService {
 
 /// A measure that must be present and within `range`.
 fn measure(
-    bad: &mut Vec<FieldViolation>,
+    bad: &mut Violations,
     field: &str,
     value: Option<f64>,
     range: &RangeInclusive<f64>,
@@ -60,10 +60,7 @@ fn measure(
         }
         Some(v) => return v,
     };
-    bad.push(FieldViolation {
-        field: field.to_string(),
-        description,
-    });
+    bad.push(field, description);
     0.0
 }
 
@@ -89,7 +86,7 @@ impl CertificateService {
     }
 
     pub async fn create(&self, ctx: &RequestContext, draft: CertificateDraft) -> AppResult<Model> {
-        let mut bad = Vec::new();
+        let mut bad = Violations::default();
         let pole_length_m = measure(
             &mut bad,
             "pole_length_m",
@@ -98,9 +95,7 @@ impl CertificateService {
         );
         let depth_m = measure(&mut bad, "depth_m", draft.depth_m, &DEPTH_M);
         let tag_height_m = measure(&mut bad, "tag_height_m", draft.tag_height_m, &TAG_HEIGHT_M);
-        if !bad.is_empty() {
-            return Err(AppError::InvalidArgument(bad));
-        }
+        bad.finish(())?;
         let pon = self.pons.get(ctx, draft.pon_id).await?;
         let pole_number = text(draft.pole_number);
         let photo = self
@@ -206,13 +201,14 @@ mod tests {
 
     #[test]
     fn ranges_are_inclusive_and_name_the_field() {
-        let mut bad = Vec::new();
+        let mut bad = Violations::default();
         assert_eq!(measure(&mut bad, "depth_m", Some(1.1), &DEPTH_M), 1.1);
         assert_eq!(measure(&mut bad, "depth_m", Some(1.2), &DEPTH_M), 1.2);
         assert!(bad.is_empty());
         measure(&mut bad, "pole_length_m", Some(7.9), &POLE_LENGTH_M);
         measure(&mut bad, "tag_height_m", None, &TAG_HEIGHT_M);
         measure(&mut bad, "depth_m", Some(f64::NAN), &DEPTH_M);
+        let bad = bad.into_vec();
         let fields: Vec<&str> = bad.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["pole_length_m", "tag_height_m", "depth_m"]);
         assert_eq!(bad[0].description, "7.9 is outside 7.4..7.8 m");

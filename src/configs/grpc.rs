@@ -6,10 +6,10 @@ use tonic::{Request, Response, Status};
 
 use super::model::{config, template};
 use super::service::{ConfigService, TemplateDraft};
-use crate::context::RequestContext;
 use crate::error::AppError;
-use crate::pons::grpc::{Violations, id_text, parse_id, timestamp};
+use crate::error::{Violations, parse_id};
 use crate::proto::v1;
+use crate::server::wire::{context, id_text, timestamp};
 
 pub struct ConfigGrpc {
     service: Arc<ConfigService>,
@@ -19,10 +19,6 @@ impl ConfigGrpc {
     pub fn new(service: Arc<ConfigService>) -> Self {
         ConfigGrpc { service }
     }
-}
-
-fn context<T>(request: &Request<T>) -> RequestContext {
-    RequestContext::from_extensions(request.extensions())
 }
 
 #[tonic::async_trait]

@@ -8,14 +8,14 @@ use axum::Json;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use http::{HeaderValue, StatusCode, header};
+use http::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::ConfigService;
 use crate::context::RequestContext;
 use crate::error::AppError;
-use crate::webhooks::{WebhookGate, verify_signature};
+use crate::webhooks::{Refusal, WebhookGate, verify_signature};
 
 #[derive(Clone)]
 pub struct OxidizedState {
@@ -43,20 +43,7 @@ async fn receive(State(state): State<OxidizedState>, request: Request) -> Respon
     let ip = state.gate.client(&parts.extensions, &parts.headers);
     match state.gate.limit("oxidized", ip).await {
         Ok(()) => {}
-        Err(AppError::ResourceExhausted { retry_after, .. }) => {
-            let mut response = detail(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
-            let seconds = retry_after.map_or(1, |delay| delay.as_secs().max(1));
-            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
-            return response;
-        }
-        Err(_) => {
-            return detail(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "rate limiting is unavailable",
-            );
-        }
+        Err(err) => return Refusal::from_app(err).respond("detail"),
     }
     if !state.gate.allowed(ip) {
         return detail(StatusCode::FORBIDDEN, "IP not allowed");
@@ -105,12 +92,6 @@ async fn receive(State(state): State<OxidizedState>, request: Request) -> Respon
         }))
         .into_response(),
         Err(AppError::NotFound(_)) => detail(StatusCode::NOT_FOUND, "Device not found"),
-        Err(other) => {
-            let status: tonic::Status = other.into(); // logs internals
-            detail(
-                crate::error::http_status_for(status.code()),
-                status.message(),
-            )
-        }
+        Err(other) => Refusal::from_app(other).respond("detail"),
     }
 }

@@ -20,7 +20,7 @@ use crate::audit::{self, Change};
 use crate::clock::Clock;
 use crate::context::RequestContext;
 use crate::devices;
-use crate::error::{AppError, AppResult, FieldViolation};
+use crate::error::{AppError, AppResult, Violations};
 use crate::incidents::model::{Category, Severity};
 use crate::incidents::{AlertOutcome, IncidentService, SystemAlert};
 use crate::paging::{self, Page};
@@ -74,44 +74,35 @@ impl ConfigService {
         ctx: &RequestContext,
         draft: TemplateDraft,
     ) -> AppResult<template::Model> {
-        let mut violations = Vec::new();
+        let mut violations = Violations::default();
         let device_type = devices::model::parse_type(&draft.device_type);
         if device_type.is_none() {
-            violations.push(violation(
+            violations.push(
                 "template.device_type",
                 format!("`{}` is not a device type", draft.device_type.trim()),
-            ));
+            );
         }
         let vendor = draft.vendor.trim().to_lowercase();
         if vendor.chars().count() > 100 {
-            violations.push(violation(
-                "template.vendor",
-                "must be at most 100 characters".into(),
-            ));
+            violations.push("template.vendor", "must be at most 100 characters");
         }
         if draft.template_text.len() > 1_000_000 {
-            violations.push(violation(
-                "template.template_text",
-                "must be at most 1 MB".into(),
-            ));
+            violations.push("template.template_text", "must be at most 1 MB");
         }
         if draft.deny_patterns.len() > MAX_PATTERNS {
-            violations.push(violation(
+            violations.push(
                 "template.deny_patterns",
                 format!("at most {MAX_PATTERNS} patterns"),
-            ));
+            );
         }
         for (index, pattern) in draft.deny_patterns.iter().enumerate() {
             if let Err(problem) = compile(pattern) {
-                violations.push(violation(
-                    &format!("template.deny_patterns[{index}]"),
-                    problem,
-                ));
+                violations.push(format!("template.deny_patterns[{index}]"), problem);
             }
         }
-        let Some(device_type) = device_type.filter(|_| violations.is_empty()) else {
-            return Err(AppError::InvalidArgument(violations));
-        };
+        let device_type = violations
+            .finish(device_type)?
+            .expect("an unknown type is a violation");
         let now = self.clock.now();
         let before = self.template_for(ctx, device_type, &vendor).await?;
         let row = template::Model {
@@ -420,13 +411,6 @@ fn compile(pattern: &str) -> Result<Regex, String> {
         .size_limit(PATTERN_SIZE_LIMIT)
         .build()
         .map_err(|err| format!("is not a valid regular expression: {err}"))
-}
-
-fn violation(field: &str, description: String) -> FieldViolation {
-    FieldViolation {
-        field: field.into(),
-        description,
-    }
 }
 
 fn template_snapshot(row: &template::Model) -> serde_json::Value {

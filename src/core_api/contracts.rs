@@ -11,9 +11,9 @@ use serde_json::Value;
 
 use super::{CoreApi, Failure, created, parse_body};
 use crate::error::AppError;
+use crate::error::Violations;
 use crate::organizations::model::OrganizationType;
 use crate::organizations::service::{AssignmentDraft, ContractDraft};
-use crate::pons::grpc::Violations;
 use crate::rpc;
 
 /// The old body of `POST /contracts`. Every key is optional here so that a missing one is
@@ -46,7 +46,7 @@ struct NewAssignment {
 /// A key the old model required.
 fn required<'a>(bad: &mut Violations, field: &str, value: Option<&'a str>) -> &'a str {
     value.unwrap_or_else(|| {
-        bad.push(field, "field required".into());
+        bad.push(field, "field required");
         ""
     })
 }
@@ -66,7 +66,7 @@ impl NewContract {
             })
         });
         if self.scope_type.is_none() {
-            bad.push("scope_type", "field required".into());
+            bad.push("scope_type", "field required");
         }
         let draft = ContractDraft {
             organization_id,
@@ -136,10 +136,10 @@ pub async fn create_assignment(
         .map_err(|err| Failure::invalid_body(err.to_string()))?;
     // The old handler's own check, with its message (the service enforces the same rule).
     if draft.pon_id.is_none() && draft.ward.trim().is_empty() {
-        return Err(Failure {
-            status: StatusCode::BAD_REQUEST,
-            detail: "Provide pon_id or ward".into(),
-        });
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "Provide pon_id or ward",
+        ));
     }
     let assignment = api
         .organizations

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::auth::guard::Guard;
 use crate::certificates::CertificateService;
 use crate::devices::DeviceService;
-use crate::error::{AppError, RETRY_AFTER_UNAVAILABLE, clip_detail, http_status_for};
+use crate::error::{AppError, Reason, clip_detail};
 use crate::incidents::IncidentService;
 use crate::optical::OpticalService;
 use crate::organizations::OrganizationsService;
@@ -116,44 +116,49 @@ fn created(id: uuid::Uuid) -> Json<Value> {
 pub struct Failure {
     status: StatusCode,
     detail: String,
+    retry_after: Option<std::time::Duration>,
 }
 
 impl Failure {
     /// A body that does not fit the route's model: 422, like FastAPI's validation. The
     /// violations already carry the old API's field names.
     fn invalid_body(detail: impl Into<String>) -> Self {
-        Failure {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            detail: detail.into(),
-        }
+        Failure::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
     }
 
     /// The old `404 {"detail": "Not found"}`.
     fn not_found() -> Self {
+        Failure::new(StatusCode::NOT_FOUND, "Not found")
+    }
+
+    fn new(status: StatusCode, detail: impl Into<String>) -> Self {
         Failure {
-            status: StatusCode::NOT_FOUND,
-            detail: "Not found".into(),
+            status,
+            detail: detail.into(),
+            retry_after: None,
         }
     }
 
-    /// An error of the guard or a service, with the status its code maps to and the old
-    /// API's field names.
+    /// An error of the guard or a service (logged here), with the status of its reason and
+    /// the old API's field names.
     fn service(err: AppError) -> Self {
-        let status = http_status_for(err.code());
-        let detail = match err {
-            AppError::InvalidArgument(violations) => violations
+        err.log();
+        let violations = err.violations();
+        let detail = match err.reason() {
+            _ if !violations.is_empty() => violations
                 .iter()
                 .map(|v| format!("{}: {}", legacy_field(&v.field), v.description))
                 .collect::<Vec<_>>()
                 .join("; "),
-            AppError::PermissionDenied(_) => "Forbidden".into(),
-            AppError::Internal(source) => {
-                tracing::error!(error = format!("{source:#}"), "internal error");
-                "Internal Server Error".into()
-            }
-            other => other.to_string(),
+            Reason::PermissionDenied => "Forbidden".into(),
+            Reason::Internal => "Internal Server Error".into(),
+            _ => err.client_message(),
         };
-        Failure { status, detail }
+        Failure {
+            status: err.http_status(),
+            detail,
+            retry_after: err.retry_after(),
+        }
     }
 }
 
@@ -164,10 +169,10 @@ impl IntoResponse for Failure {
             Json(json!({"detail": clip_detail(&self.detail)})),
         )
             .into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(delay) = self.retry_after {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
-                http::HeaderValue::from(RETRY_AFTER_UNAVAILABLE.as_secs()),
+                http::HeaderValue::from(delay.as_secs().max(1)),
             );
         }
         response
@@ -184,10 +189,7 @@ fn legacy_field(field: &str) -> &str {
 
 /// The JSON object body as `T`, or 422 naming the bad field.
 fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, Failure> {
-    let body = body.map_err(|rejection| Failure {
-        status: rejection.status(),
-        detail: rejection.body_text(),
-    })?;
+    let body = body.map_err(|rejection| Failure::new(rejection.status(), rejection.body_text()))?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Failure::invalid_body("body: is required"));
     }

@@ -16,11 +16,11 @@ use crate::context::RequestContext;
 use crate::devices::json::{self as device_json, Dialect, Reader};
 use crate::devices::service::DeviceFilter;
 use crate::error::AppError;
+use crate::error::parse_id;
 use crate::incidents::grpc::parse_status;
 use crate::incidents::json as incident_json;
 use crate::incidents::maintenance::WindowDraft;
 use crate::incidents::service::IncidentFilter;
-use crate::pons::grpc::parse_id;
 use crate::rpc;
 
 async fn context(

@@ -11,9 +11,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{CoreApi, Failure, parse_body};
+use crate::error::{Violations, parse_id};
 use crate::optical::model::{Direction, Source};
 use crate::optical::service::{Candidate, ReadingDraft};
-use crate::pons::grpc::{Violations, parse_id};
 use crate::rpc;
 
 /// The old `OpticalIn`.
@@ -41,7 +41,7 @@ pub async fn create(
     let mut bad = Violations::default();
     let device_id = match input.device_id.as_deref() {
         None => {
-            bad.push("device_id", "field required".into());
+            bad.push("device_id", "field required");
             None
         }
         Some(text) => parse_id("device_id", text)
@@ -55,7 +55,7 @@ pub async fn create(
         ("dbm", input.dbm.is_none()),
     ] {
         if missing {
-            bad.push(field, "field required".into());
+            bad.push(field, "field required");
         }
     }
     let read_at = input.read_at.as_deref().and_then(|text| {
@@ -80,17 +80,11 @@ pub async fn create(
         other => Ok(Direction::parse(&other.to_ascii_lowercase())),
     }
     .map_err(Failure::service)?;
-    let bad_request = |detail: String| Failure {
-        status: StatusCode::BAD_REQUEST,
-        detail,
-    };
+    let bad_request = |detail: String| Failure::new(StatusCode::BAD_REQUEST, detail);
     let Some(direction) = direction else {
         return Err(
             if matches!(text.trim().to_ascii_uppercase().as_str(), "RX" | "TX") {
-                Failure {
-                    status: StatusCode::NOT_FOUND,
-                    detail: "Device not found".into(),
-                }
+                Failure::new(StatusCode::NOT_FOUND, "Device not found")
             } else {
                 bad_request(format!(
                     "direction: `{text}` is not RX, TX, to_onu or to_olt"
@@ -109,7 +103,7 @@ pub async fn create(
             taken_at: read_at,
             ..Default::default()
         },
-        problems: Vec::new(),
+        problems: Violations::default(),
     };
     let report = api
         .optical
@@ -119,10 +113,7 @@ pub async fn create(
     if let Some((_, problems)) = report.rejections.first() {
         let unknown_device = problems.iter().any(|p| p.field == "device_id");
         if unknown_device {
-            return Err(Failure {
-                status: StatusCode::NOT_FOUND,
-                detail: "Device not found".into(),
-            });
+            return Err(Failure::new(StatusCode::NOT_FOUND, "Device not found"));
         }
         return Err(bad_request(
             problems

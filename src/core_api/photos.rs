@@ -17,7 +17,7 @@ use crate::context::RequestContext;
 use crate::error::AppError;
 use crate::photos::model::photo;
 use crate::photos::multipart::{self, Multipart};
-use crate::photos::service::{Rejection, UploadRequest};
+use crate::photos::service::UploadRequest;
 use crate::rpc;
 
 const REGISTER: Rpc = rpc!("PhotoService/RegisterPhoto");
@@ -47,13 +47,13 @@ fn detail(status: StatusCode, text: &str) -> Refused {
 /// An error answer of these routes: the core `{"detail"}` body, 413/415 for refused bytes,
 /// 404 with the service's message, and `Retry-After` on 429.
 fn failure(err: AppError) -> Refused {
-    match (Rejection::of(&err), err) {
-        (Some(Rejection::TooLarge), _) => detail(StatusCode::PAYLOAD_TOO_LARGE, "File too large"),
-        (Some(Rejection::UnsupportedType), AppError::InvalidArgument(v)) => {
-            detail(StatusCode::UNSUPPORTED_MEDIA_TYPE, &v[0].description)
+    match err {
+        AppError::PayloadTooLarge(_) => detail(err.http_status(), "File too large"),
+        AppError::UnsupportedMediaType(violation) => {
+            detail(StatusCode::UNSUPPORTED_MEDIA_TYPE, &violation.description)
         }
-        (_, AppError::NotFound(text)) => detail(StatusCode::NOT_FOUND, &text),
-        (_, AppError::ResourceExhausted { retry_after, .. }) => {
+        AppError::NotFound(text) => detail(StatusCode::NOT_FOUND, &text),
+        AppError::RateLimited { retry_after, .. } => {
             let seconds = retry_after.map_or(1, |d| d.as_secs().max(1));
             let mut refused = detail(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded");
             if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
@@ -61,7 +61,7 @@ fn failure(err: AppError) -> Refused {
             }
             refused
         }
-        (_, other) => Failure::service(other).into(),
+        other => Failure::service(other).into(),
     }
 }
 

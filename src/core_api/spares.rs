@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::{CoreApi, Failure, parse_body};
 use crate::error::AppError;
-use crate::pons::grpc::{Violations, parse_id};
+use crate::error::{Violations, parse_id};
 use crate::rpc;
 use crate::spares::service::{Direction, Move};
 
@@ -31,7 +31,7 @@ impl StockMoveIn {
         let mut bad = Violations::default();
         let store_id = match self.store_id.as_deref() {
             None => {
-                bad.push("store_id", "field required".into());
+                bad.push("store_id", "field required");
                 None
             }
             Some(text) => parse_id("store_id", text)
@@ -39,10 +39,10 @@ impl StockMoveIn {
                 .ok(),
         };
         if self.sku.is_none() {
-            bad.push("sku", "field required".into());
+            bad.push("sku", "field required");
         }
         if self.qty.is_none() {
-            bad.push("qty", "field required".into());
+            bad.push("qty", "field required");
         }
         let incident_id =
             bad.optional_uuid("incident_id", self.incident_id.as_deref().unwrap_or(""));
@@ -51,10 +51,10 @@ impl StockMoveIn {
             .map_err(|err| Failure::invalid_body(err.to_string()))?;
         let quantity = self.qty.unwrap_or_default();
         if quantity <= 0 {
-            return Err(Failure {
-                status: StatusCode::BAD_REQUEST,
-                detail: "qty must be positive".into(),
-            });
+            return Err(Failure::new(
+                StatusCode::BAD_REQUEST,
+                "qty must be positive",
+            ));
         }
         Ok(Move {
             store_id: store_id.unwrap_or_default(),
@@ -123,18 +123,15 @@ async fn move_stock(
         Direction::Return => api.spares.return_stock(&ctx, change).await,
     }
     .map_err(|err| match err {
-        AppError::NotFound(_) => Failure {
-            status: StatusCode::NOT_FOUND,
-            detail: "Store not found".into(),
-        },
-        AppError::InvalidArgument(violations) => Failure {
-            status: StatusCode::BAD_REQUEST,
-            detail: violations
+        AppError::NotFound(_) => Failure::new(StatusCode::NOT_FOUND, "Store not found"),
+        AppError::InvalidArgument(violations) => Failure::new(
+            StatusCode::BAD_REQUEST,
+            violations
                 .iter()
                 .map(|v| format!("{}: {}", old_field(&v.field), v.description))
                 .collect::<Vec<_>>()
                 .join("; "),
-        },
+        ),
         other => Failure::service(other),
     })?;
     Ok(Json(json!({

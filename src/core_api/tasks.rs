@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::{CoreApi, Failure, parse_body};
 use crate::error::AppError;
-use crate::pons::grpc::{Violations, parse_id};
+use crate::error::{Violations, parse_id};
 use crate::rpc;
 use crate::tasks::model::Status;
 use crate::tasks::service::Transition;
@@ -53,7 +53,7 @@ impl TaskUpdateIn {
         let mut bad = Violations::default();
         let status = match self.status.as_deref() {
             None => {
-                bad.push("status", "field required".into());
+                bad.push("status", "field required");
                 None
             }
             Some(text) => old_status(text).or_else(|| {
@@ -116,10 +116,7 @@ pub async fn work_queue(
         .context_for(rpc!("TaskService/ListWorkQueue"), &headers)
         .await
         .map_err(Failure::service)?;
-    let bad_request = |detail: &str| Failure {
-        status: StatusCode::BAD_REQUEST,
-        detail: detail.into(),
-    };
+    let bad_request = |detail: &str| Failure::new(StatusCode::BAD_REQUEST, detail);
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
     let org_id = header("x-org-id").ok_or_else(|| bad_request("X-Org-Id required"))?;
     if header("x-role") == Some("SalesAgent") {

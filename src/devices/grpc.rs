@@ -8,10 +8,10 @@ use tonic::{Request, Response, Status};
 
 use super::model::Model;
 use super::service::{DeviceDraft, DeviceFilter, DeviceService};
-use crate::context::RequestContext;
 use crate::error::AppError;
-use crate::pons::grpc::{Violations, id_text, parse_id, timestamp};
+use crate::error::{Violations, parse_id};
 use crate::proto::v1;
+use crate::server::wire::{context, id_text, timestamp};
 
 pub struct DeviceGrpc {
     service: Arc<DeviceService>,
@@ -21,10 +21,6 @@ impl DeviceGrpc {
     pub fn new(service: Arc<DeviceService>) -> Self {
         DeviceGrpc { service }
     }
-}
-
-fn context<T>(request: &Request<T>) -> RequestContext {
-    RequestContext::from_extensions(request.extensions())
 }
 
 /// Empty text is "no filter".
@@ -40,7 +36,7 @@ pub fn time_from_proto(
 ) -> Option<chrono::DateTime<chrono::Utc>> {
     let time = time?;
     chrono::DateTime::from_timestamp(time.seconds, time.nanos.max(0) as u32).or_else(|| {
-        bad.push(field, "is not a valid time".into());
+        bad.push(field, "is not a valid time");
         None
     })
 }

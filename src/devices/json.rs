@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::model::Model;
 use super::service::DeviceDraft;
-use crate::error::{AppError, AppResult, FieldViolation};
+use crate::error::{AppResult, Violations};
 
 /// Which old API a body or document belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,7 +17,7 @@ pub enum Dialect {
 /// Reads typed values out of a JSON object, collecting a violation per bad key.
 pub struct Reader<'a> {
     pub body: &'a Map<String, Value>,
-    pub bad: Vec<FieldViolation>,
+    pub bad: Violations,
     /// The draft fields whose keys were present (the update mask).
     pub present: Vec<String>,
 }
@@ -26,16 +26,13 @@ impl<'a> Reader<'a> {
     pub fn new(body: &'a Map<String, Value>) -> Self {
         Reader {
             body,
-            bad: Vec::new(),
+            bad: Violations::default(),
             present: Vec::new(),
         }
     }
 
     fn fail(&mut self, key: &str, description: &str) {
-        self.bad.push(FieldViolation {
-            field: key.to_string(),
-            description: description.to_string(),
-        });
+        self.bad.push(key, description);
     }
 
     /// Text of `key` (numbers become text; null is empty), noting `field` as present.
@@ -101,13 +98,10 @@ impl<'a> Reader<'a> {
 
     /// The value, or every violation at once.
     pub fn finish<T>(self, value: T) -> AppResult<(T, Vec<String>)> {
-        if self.bad.is_empty() {
-            let mut present = self.present;
-            present.dedup();
-            Ok((value, present))
-        } else {
-            Err(AppError::InvalidArgument(self.bad))
-        }
+        let value = self.bad.finish(value)?;
+        let mut present = self.present;
+        present.dedup();
+        Ok((value, present))
     }
 }
 

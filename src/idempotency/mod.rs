@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::guard::Guard;
 use crate::clock::Clock;
-use crate::error::AppError;
+use crate::error::{AppError, FieldViolation};
 use crate::server::is_grpc;
 use store::{Claim, Owner};
 
@@ -55,11 +55,17 @@ fn refusal(headers: &HeaderMap, legacy: bool, err: AppError) -> Response {
     if is_grpc(headers.get(header::CONTENT_TYPE)) {
         return tonic::Status::from(err).into_http();
     }
-    let status = crate::error::http_status_for(err.code());
+    err.log();
+    let status = err.http_status();
     if legacy {
-        return (status, axum::Json(json!({"message": err.to_string()}))).into_response();
+        return (status, axum::Json(json!({"message": err.client_message()}))).into_response();
     }
-    crate::server::transcode::error_response(status, err.code(), &err.to_string(), &[])
+    crate::server::transcode::error_response(
+        status,
+        err.code(),
+        &err.client_message(),
+        &err.violations(),
+    )
 }
 
 /// A valid key: 1 to 255 visible ASCII characters.
@@ -178,10 +184,10 @@ pub async fn idempotent(
     let body = match Limited::new(body, idempotency.body_limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.is::<LengthLimitError>() => {
-            let err = AppError::ResourceExhausted {
-                message: "request body too large".into(),
-                retry_after: None,
-            };
+            let err = AppError::PayloadTooLarge(FieldViolation::new(
+                "request",
+                format!("body larger than {} bytes", idempotency.body_limit),
+            ));
             return refusal(&parts.headers, legacy, err);
         }
         Err(_) => {

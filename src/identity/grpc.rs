@@ -8,10 +8,10 @@ use super::model::user;
 use super::service::{IdentityService, NewUser, Session, UserChanges};
 use crate::auth::Role;
 use crate::client_addr::{TrustedProxies, client_ip};
-use crate::context::RequestContext;
 use crate::error::AppError;
-use crate::pons::grpc::{parse_id, timestamp};
+use crate::error::parse_id;
 use crate::proto::v1;
+use crate::server::wire::{context, timestamp};
 
 pub struct AuthGrpc {
     service: Arc<IdentityService>,
@@ -35,10 +35,6 @@ impl UserGrpc {
     pub fn new(service: Arc<IdentityService>) -> Self {
         UserGrpc { service }
     }
-}
-
-fn context<T>(request: &Request<T>) -> RequestContext {
-    RequestContext::from_extensions(request.extensions())
 }
 
 pub fn role_from_proto(field: &str, value: i32) -> Result<Option<Role>, AppError> {

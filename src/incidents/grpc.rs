@@ -9,11 +9,11 @@ use super::maintenance::{WindowDraft, window};
 use super::model::{ClosurePhoto, Model, Status as IncidentStatus, signal};
 use super::report::OpsReport;
 use super::service::{Closure, IncidentDraft, IncidentFilter, IncidentService};
-use crate::context::RequestContext;
 use crate::devices::grpc::{non_empty, time_from_proto};
 use crate::error::AppError;
-use crate::pons::grpc::{Violations, id_text, parse_id, timestamp};
+use crate::error::{Violations, parse_id};
 use crate::proto::v1;
+use crate::server::wire::{context, id_text, timestamp};
 
 #[derive(Clone)]
 pub struct IncidentGrpc {
@@ -24,10 +24,6 @@ impl IncidentGrpc {
     pub fn new(service: Arc<IncidentService>) -> Self {
         IncidentGrpc { service }
     }
-}
-
-fn context<T>(request: &Request<T>) -> RequestContext {
-    RequestContext::from_extensions(request.extensions())
 }
 
 /// A status name from a request, or the error naming the field.

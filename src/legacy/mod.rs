@@ -26,7 +26,7 @@ use crate::auth::permissions::Rpc;
 use crate::certificates::CertificateService;
 use crate::context::RequestContext;
 use crate::devices::DeviceService;
-use crate::error::{AppError, RETRY_AFTER_UNAVAILABLE, clip};
+use crate::error::{AppError, Reason, clip};
 use crate::identity::IdentityService;
 use crate::identity::model::user;
 use crate::incidents::IncidentService;
@@ -103,57 +103,48 @@ fn validation(errors: Vec<Value>) -> LegacyError {
 }
 
 impl LegacyError {
-    /// Maps a service error onto the Express answers; `not_found` is the route's 404 message.
+    /// Maps a service error onto the Express answers (logging it, once); `not_found` is the
+    /// route's 404 message.
     fn from_app(err: AppError, not_found: &str) -> LegacyError {
-        match err {
-            AppError::NotFound(_) => message(StatusCode::NOT_FOUND, not_found),
-            AppError::InvalidArgument(violations) => validation(
-                violations
+        err.log();
+        let status = err.http_status();
+        let mut response = match err.reason() {
+            Reason::NotFound => message(status, not_found),
+            Reason::InvalidArgument | Reason::PayloadTooLarge | Reason::UnsupportedMediaType => {
+                let errors: Vec<Value> = err
+                    .violations()
                     .iter()
                     .map(|v| field_error(&v.field, None, &v.description))
-                    .collect(),
+                    .collect();
+                LegacyError::new((status, Json(json!({ "errors": errors }))).into_response())
+            }
+            Reason::PermissionDenied => message(status, "Access denied"),
+            Reason::MissingCredentials => message(status, "No token, authorization denied"),
+            Reason::Unauthenticated => message(status, "Token is not valid"),
+            // The Express app answered duplicates with 400.
+            Reason::AlreadyExists => message(StatusCode::BAD_REQUEST, "User already exists"),
+            Reason::RateLimited => message(status, "Too many requests, please try again later"),
+            Reason::FailedPrecondition | Reason::EvidenceMissing => {
+                message(StatusCode::BAD_REQUEST, &err.client_message())
+            }
+            Reason::Unavailable => {
+                message(status, "Service temporarily unavailable, please try again")
+            }
+            Reason::Internal => LegacyError::new(
+                (
+                    status,
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    "Server Error",
+                )
+                    .into_response(),
             ),
-            AppError::PermissionDenied(_) => message(StatusCode::FORBIDDEN, "Access denied"),
-            AppError::Unauthenticated(_) => message(StatusCode::UNAUTHORIZED, "Token is not valid"),
-            AppError::AlreadyExists(_) => message(StatusCode::BAD_REQUEST, "User already exists"),
-            AppError::ResourceExhausted { retry_after, .. } => {
-                let mut response = message(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "Too many requests, please try again later",
-                )
-                .0;
-                if let Some(delay) = retry_after
-                    && let Ok(value) = HeaderValue::from_str(&delay.as_secs().max(1).to_string())
-                {
-                    response.headers_mut().insert(header::RETRY_AFTER, value);
-                }
-                LegacyError(response)
-            }
-            AppError::FailedPrecondition(text) => message(StatusCode::BAD_REQUEST, &text),
-            AppError::Unavailable(_) => {
-                let mut response = message(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Service temporarily unavailable, please try again",
-                )
-                .0;
-                response.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from(RETRY_AFTER_UNAVAILABLE.as_secs()),
-                );
-                LegacyError(response)
-            }
-            other => {
-                let _: tonic::Status = other.into(); // logs internals with the request id
-                LegacyError::new(
-                    (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                        "Server Error",
-                    )
-                        .into_response(),
-                )
-            }
+        };
+        if let Some(delay) = err.retry_after()
+            && let Ok(value) = HeaderValue::from_str(&delay.as_secs().max(1).to_string())
+        {
+            response.0.headers_mut().insert(header::RETRY_AFTER, value);
         }
+        response
     }
 }
 
@@ -169,10 +160,6 @@ pub async fn authorize(
         .context_for(method, headers)
         .await
         .map_err(|err| match err {
-            AppError::Unauthenticated(text) if text == "missing credentials" => {
-                message(StatusCode::UNAUTHORIZED, "No token, authorization denied")
-            }
-            AppError::Unauthenticated(_) => message(StatusCode::UNAUTHORIZED, "Token is not valid"),
             AppError::PermissionDenied(_) => {
                 message(StatusCode::FORBIDDEN, "Insufficient permissions")
             }

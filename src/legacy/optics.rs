@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::{LegacyError, LegacyResult, LegacyState, authorize, express_date, field_error};
-use crate::error::{AppError, FieldViolation};
+use crate::error::{AppError, Violations};
 use crate::optical::model::{Direction, Source, reading};
 use crate::optical::service::{Candidate, ReadingDraft, ReadingFilter};
 use crate::rpc;
@@ -45,15 +45,13 @@ fn legacy_name(field: &str) -> &str {
 /// Collects the problems of one legacy reading under its Mongo field names.
 struct Reader<'a> {
     object: &'a Map<String, Value>,
-    problems: Vec<FieldViolation>,
+    problems: Violations,
 }
 
 impl Reader<'_> {
     fn problem(&mut self, field: &str, description: &str) {
-        self.problems.push(FieldViolation {
-            field: field.into(),
-            description: description.into(),
-        });
+        // Under the service's names, like its own checks; the answer maps them back.
+        self.problems.push(service_name(field), description);
     }
 
     fn text(&mut self, key: &str) -> String {
@@ -85,7 +83,7 @@ fn candidate(value: &Value) -> Candidate {
     let object = value.as_object().unwrap_or(&empty);
     let mut reader = Reader {
         object,
-        problems: Vec::new(),
+        problems: Violations::default(),
     };
     if !value.is_object() {
         reader.problem("reading", "must be an object");
@@ -147,12 +145,10 @@ fn candidate(value: &Value) -> Candidate {
         source,
         taken_at,
     };
-    // Under the service's names, like its own checks; the answer maps them back.
-    let mut problems = reader.problems;
-    for problem in &mut problems {
-        problem.field = service_name(&problem.field).to_string();
+    Candidate {
+        draft,
+        problems: reader.problems,
     }
-    Candidate { draft, problems }
 }
 
 /// The service's name of a Mongo field (the inverse of [`legacy_name`]).

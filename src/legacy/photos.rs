@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{LegacyError, LegacyResult, LegacyState, authorize, express_date, message};
-use crate::error::AppError;
+use crate::error::{AppError, Reason};
 use crate::photos::model::photo;
 use crate::photos::multipart::{self, Multipart};
-use crate::photos::service::{Rejection, UploadRequest};
+use crate::photos::service::{UploadRequest, refuses_bytes};
 use crate::rpc;
 
 pub fn routes() -> axum::Router<LegacyState> {
@@ -29,14 +29,13 @@ const TASK_NOT_FOUND: &str = "Task not found";
 
 /// The Express answers of refused uploads.
 fn upload_error(err: AppError) -> LegacyError {
-    match Rejection::of(&err) {
-        Some(Rejection::TooLarge) => message(StatusCode::PAYLOAD_TOO_LARGE, "File too large"),
-        Some(Rejection::UnsupportedType) => message(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Only image files are allowed",
-        ),
-        Some(Rejection::Empty) => message(StatusCode::BAD_REQUEST, "No file uploaded"),
-        None => LegacyError::from_app(err, TASK_NOT_FOUND),
+    match err.reason() {
+        Reason::PayloadTooLarge => message(err.http_status(), "File too large"),
+        Reason::UnsupportedMediaType => message(err.http_status(), "Only image files are allowed"),
+        Reason::InvalidArgument if refuses_bytes(&err) => {
+            message(StatusCode::BAD_REQUEST, "No file uploaded")
+        }
+        _ => LegacyError::from_app(err, TASK_NOT_FOUND),
     }
 }
 

@@ -8,10 +8,10 @@ use tonic::{Request, Response, Status};
 
 use super::model::{Direction, Source, reading};
 use super::service::{Alert, Candidate, OpticalService, ReadingDraft, ReadingFilter, Thresholds};
-use crate::context::RequestContext;
-use crate::error::{AppError, FieldViolation};
-use crate::pons::grpc::{Violations, id_text, timestamp};
+use crate::error::AppError;
+use crate::error::Violations;
 use crate::proto::v1;
+use crate::server::wire::{context, id_text, timestamp};
 
 pub struct OpticalGrpc {
     service: Arc<OpticalService>,
@@ -21,10 +21,6 @@ impl OpticalGrpc {
     pub fn new(service: Arc<OpticalService>) -> Self {
         OpticalGrpc { service }
     }
-}
-
-fn context<T>(request: &Request<T>) -> RequestContext {
-    RequestContext::from_extensions(request.extensions())
 }
 
 #[tonic::async_trait]
@@ -185,7 +181,7 @@ fn candidate(message: &v1::OpticalReading) -> Candidate {
         }
     };
     let taken_at = time(message.taken_at.as_ref()).unwrap_or_else(|| {
-        bad.push("taken_at", "is not a valid time".into());
+        bad.push("taken_at", "is not a valid time");
         None
     });
     let draft = ReadingDraft {
@@ -202,15 +198,10 @@ fn candidate(message: &v1::OpticalReading) -> Candidate {
         source,
         taken_at,
     };
-    let problems = match bad.finish(()) {
-        Ok(()) => Vec::new(),
-        Err(AppError::InvalidArgument(problems)) => problems,
-        Err(other) => vec![FieldViolation {
-            field: "reading".into(),
-            description: other.to_string(),
-        }],
-    };
-    Candidate { draft, problems }
+    Candidate {
+        draft,
+        problems: bad,
+    }
 }
 
 fn reading_to_proto(row: &reading::Model) -> v1::OpticalReading {

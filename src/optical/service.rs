@@ -18,7 +18,7 @@ use crate::audit::{self, Change};
 use crate::auth::permissions;
 use crate::clock::Clock;
 use crate::context::RequestContext;
-use crate::error::{AppError, AppResult, FieldViolation};
+use crate::error::{AppError, AppResult, FieldViolation, Violations};
 use crate::incidents::model::{Category, Severity as IncidentSeverity};
 use crate::incidents::{AlertOutcome, IncidentService, SystemAlert};
 use crate::{devices, pons};
@@ -81,7 +81,7 @@ pub struct ReadingDraft {
 #[derive(Clone, Debug, Default)]
 pub struct Candidate {
     pub draft: ReadingDraft,
-    pub problems: Vec<FieldViolation>,
+    pub problems: Violations,
 }
 
 /// What an ingest did.
@@ -199,15 +199,15 @@ impl OpticalService {
             if let Some(pon) = draft.pon_id
                 && !pons.contains(&pon)
             {
-                problems.push(problem("pon_id", "no such PON in this tenant"));
+                problems.push("pon_id", "no such PON in this tenant");
             }
             if let Some(device) = draft.device_id
                 && !devices.contains(&device)
             {
-                problems.push(problem("device_id", "no such device in this tenant"));
+                problems.push("device_id", "no such device in this tenant");
             }
             if !problems.is_empty() {
-                report.rejections.push((index, problems));
+                report.rejections.push((index, problems.into_vec()));
                 continue;
             }
             let row = reading::Model {
@@ -531,29 +531,22 @@ fn window_days(days: i32, default: i64, max: i64) -> AppResult<i64> {
     }
 }
 
-fn problem(field: &str, description: &str) -> FieldViolation {
-    FieldViolation {
-        field: field.into(),
-        description: description.into(),
-    }
-}
-
 /// The rules of one reading, added to `problems`.
-fn check(draft: &ReadingDraft, now: DateTime<Utc>, problems: &mut Vec<FieldViolation>) {
-    if draft.direction.is_none() && !problems.iter().any(|p| p.field == "direction") {
-        problems.push(problem("direction", "is required (to_onu or to_olt)"));
+fn check(draft: &ReadingDraft, now: DateTime<Utc>, problems: &mut Violations) {
+    if draft.direction.is_none() && !problems.names("direction") {
+        problems.push("direction", "is required (to_onu or to_olt)");
     }
     match draft.power_dbm {
-        None if !problems.iter().any(|p| p.field == "power_dbm") => {
-            problems.push(problem("power_dbm", "is required"));
+        None if !problems.names("power_dbm") => {
+            problems.push("power_dbm", "is required");
         }
         Some(power) if !power.is_finite() || !(MIN_DBM..=MAX_DBM).contains(&power) => {
-            problems.push(problem("power_dbm", "must be between -60 and 10 dBm"));
+            problems.push("power_dbm", "must be between -60 and 10 dBm");
         }
         _ => {}
     }
     if draft.onu_id.is_empty() && draft.port.is_empty() {
-        problems.push(problem("onu_id", "an ONU id or a port names the link"));
+        problems.push("onu_id", "an ONU id or a port names the link");
     }
     for (field, text) in [
         ("onu_id", &draft.onu_id),
@@ -564,18 +557,18 @@ fn check(draft: &ReadingDraft, now: DateTime<Utc>, problems: &mut Vec<FieldViola
         ("model", &draft.model),
     ] {
         if text.chars().count() > MAX_TEXT {
-            problems.push(problem(field, "must be at most 100 characters"));
+            problems.push(field, "must be at most 100 characters");
         }
     }
     if let Some(taken_at) = draft.taken_at
         && taken_at > now + Duration::minutes(FUTURE_SLACK_MINUTES)
     {
-        problems.push(problem("taken_at", "must not be in the future"));
+        problems.push("taken_at", "must not be in the future");
     }
 }
 
 pub fn validate_thresholds(limits: &Thresholds) -> AppResult<()> {
-    let mut violations = Vec::new();
+    let mut violations = Violations::default();
     let levels = [
         ("to_onu_warn_dbm", limits.to_onu_warn_dbm),
         ("to_onu_critical_dbm", limits.to_onu_critical_dbm),
@@ -584,35 +577,28 @@ pub fn validate_thresholds(limits: &Thresholds) -> AppResult<()> {
     ];
     for (field, value) in levels {
         if !value.is_finite() || !(MIN_DBM..=MAX_DBM).contains(&value) {
-            violations.push(problem(
-                &format!("thresholds.{field}"),
+            violations.push(
+                format!("thresholds.{field}"),
                 "must be between -60 and 10 dBm",
-            ));
+            );
         }
     }
     if limits.to_onu_critical_dbm >= limits.to_onu_warn_dbm {
-        violations.push(problem(
+        violations.push(
             "thresholds.to_onu_critical_dbm",
             "must be below to_onu_warn_dbm",
-        ));
+        );
     }
     if limits.to_olt_critical_dbm >= limits.to_olt_warn_dbm {
-        violations.push(problem(
+        violations.push(
             "thresholds.to_olt_critical_dbm",
             "must be below to_olt_warn_dbm",
-        ));
+        );
     }
     if !limits.drift_db.is_finite() || limits.drift_db <= 0.0 || limits.drift_db > 30.0 {
-        violations.push(problem(
-            "thresholds.drift_db",
-            "must be above 0 and at most 30 dB",
-        ));
+        violations.push("thresholds.drift_db", "must be above 0 and at most 30 dB");
     }
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::InvalidArgument(violations))
-    }
+    violations.finish(())
 }
 
 /// The legacy evaluation over readings in time order: per link, `critical` when the last reading
@@ -731,7 +717,7 @@ mod tests {
     #[test]
     fn readings_name_every_problem() {
         let now = Utc::now();
-        let mut problems = Vec::new();
+        let mut problems = Violations::default();
         check(
             &ReadingDraft {
                 power_dbm: Some(-80.0),
@@ -741,6 +727,7 @@ mod tests {
             now,
             &mut problems,
         );
+        let problems = problems.into_vec();
         let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(fields, ["direction", "power_dbm", "onu_id", "taken_at"]);
         assert!(validate_thresholds(&DEFAULT_THRESHOLDS).is_ok());

@@ -10,10 +10,10 @@ use super::service::{
     AssignmentDraft, AssignmentFilter, ContractDraft, ContractFilter, OrganizationDraft,
     OrganizationFilter, OrganizationsService,
 };
-use crate::context::RequestContext;
 use crate::error::AppError;
-use crate::pons::grpc::{Violations, date_text, id_text, parse_id, timestamp};
+use crate::error::{Violations, parse_id};
 use crate::proto::v1;
+use crate::server::wire::{context, date_text, id_text, timestamp};
 
 /// Serves all three services from one domain service.
 #[derive(Clone)]
@@ -145,7 +145,7 @@ impl v1::organization_service_server::OrganizationService for OrganizationsGrpc 
         &self,
         request: Request<v1::CreateOrganizationRequest>,
     ) -> Result<Response<v1::Organization>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let message = request
             .into_inner()
             .organization
@@ -159,7 +159,7 @@ impl v1::organization_service_server::OrganizationService for OrganizationsGrpc 
         &self,
         request: Request<v1::GetOrganizationRequest>,
     ) -> Result<Response<v1::Organization>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let id = parse_id("id", &request.get_ref().id)?;
         let found = self.service.get_organization(&ctx, id).await?;
         Ok(Response::new(organization_to_proto(&found)))
@@ -169,7 +169,7 @@ impl v1::organization_service_server::OrganizationService for OrganizationsGrpc 
         &self,
         request: Request<v1::ListOrganizationsRequest>,
     ) -> Result<Response<v1::ListOrganizationsResponse>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let message = request.into_inner();
         let mut bad = Violations::default();
         let filter = OrganizationFilter {
@@ -190,7 +190,7 @@ impl v1::organization_service_server::OrganizationService for OrganizationsGrpc 
         &self,
         request: Request<v1::UpdateOrganizationRequest>,
     ) -> Result<Response<v1::Organization>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let message = request.into_inner();
         let organization = message
             .organization
@@ -208,7 +208,7 @@ impl v1::organization_service_server::OrganizationService for OrganizationsGrpc 
         &self,
         request: Request<v1::DeleteOrganizationRequest>,
     ) -> Result<Response<()>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let id = parse_id("id", &request.get_ref().id)?;
         self.service.delete_organization(&ctx, id).await?;
         Ok(Response::new(()))
@@ -221,7 +221,7 @@ impl v1::contract_service_server::ContractService for OrganizationsGrpc {
         &self,
         request: Request<v1::CreateContractRequest>,
     ) -> Result<Response<v1::Contract>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let message = request
             .into_inner()
             .contract
@@ -235,7 +235,7 @@ impl v1::contract_service_server::ContractService for OrganizationsGrpc {
         &self,
         request: Request<v1::GetContractRequest>,
     ) -> Result<Response<v1::Contract>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let id = parse_id("id", &request.get_ref().id)?;
         let found = self.service.get_contract(&ctx, id).await?;
         Ok(Response::new(contract_to_proto(&found)))
@@ -245,7 +245,7 @@ impl v1::contract_service_server::ContractService for OrganizationsGrpc {
         &self,
         request: Request<v1::ListContractsRequest>,
     ) -> Result<Response<v1::ListContractsResponse>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let message = request.into_inner();
         let mut bad = Violations::default();
         let filter = ContractFilter {
@@ -268,7 +268,7 @@ impl v1::contract_service_server::ContractService for OrganizationsGrpc {
         &self,
         request: Request<v1::UpdateContractRequest>,
     ) -> Result<Response<v1::Contract>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let message = request.into_inner();
         let contract = message
             .contract
@@ -286,7 +286,7 @@ impl v1::contract_service_server::ContractService for OrganizationsGrpc {
         &self,
         request: Request<v1::DeleteContractRequest>,
     ) -> Result<Response<()>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let id = parse_id("id", &request.get_ref().id)?;
         self.service.delete_contract(&ctx, id).await?;
         Ok(Response::new(()))
@@ -299,7 +299,7 @@ impl v1::assignment_service_server::AssignmentService for OrganizationsGrpc {
         &self,
         request: Request<v1::CreateAssignmentRequest>,
     ) -> Result<Response<v1::Assignment>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let message = request
             .into_inner()
             .assignment
@@ -313,7 +313,7 @@ impl v1::assignment_service_server::AssignmentService for OrganizationsGrpc {
         &self,
         request: Request<v1::GetAssignmentRequest>,
     ) -> Result<Response<v1::Assignment>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let id = parse_id("id", &request.get_ref().id)?;
         let found = self.service.get_assignment(&ctx, id).await?;
         Ok(Response::new(assignment_to_proto(&found)))
@@ -323,7 +323,7 @@ impl v1::assignment_service_server::AssignmentService for OrganizationsGrpc {
         &self,
         request: Request<v1::ListAssignmentsRequest>,
     ) -> Result<Response<v1::ListAssignmentsResponse>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let message = request.into_inner();
         let mut bad = Violations::default();
         let filter = AssignmentFilter {
@@ -347,7 +347,7 @@ impl v1::assignment_service_server::AssignmentService for OrganizationsGrpc {
         &self,
         request: Request<v1::UpdateAssignmentRequest>,
     ) -> Result<Response<v1::Assignment>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let message = request.into_inner();
         let assignment = message
             .assignment
@@ -365,7 +365,7 @@ impl v1::assignment_service_server::AssignmentService for OrganizationsGrpc {
         &self,
         request: Request<v1::DeleteAssignmentRequest>,
     ) -> Result<Response<()>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let id = parse_id("id", &request.get_ref().id)?;
         self.service.delete_assignment(&ctx, id).await?;
         Ok(Response::new(()))

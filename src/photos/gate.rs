@@ -24,7 +24,7 @@ impl EvidenceGate for PhotoEvidenceGate {
         if PhotoService::task_has_valid_photo(&self.db, task).await? {
             Ok(())
         } else {
-            Err(AppError::FailedPrecondition(
+            Err(AppError::EvidenceMissing(
                 "Photo with valid EXIF and within geofence required".into(),
             ))
         }

@@ -8,11 +8,11 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::model::photo;
 use super::service::{ChunkSource, GeofenceView, PhotoService, UploadRequest};
-use crate::context::RequestContext;
+use crate::error::parse_id;
 use crate::error::{AppError, AppResult};
-use crate::pons::grpc::{id_text, parse_id, timestamp};
 use crate::proto::v1;
 use crate::proto::v1::upload_photo_request::Part;
+use crate::server::wire::{context, id_text, timestamp};
 
 #[derive(Clone)]
 pub struct PhotoGrpc {
@@ -94,7 +94,7 @@ impl v1::photo_service_server::PhotoService for PhotoGrpc {
         &self,
         request: Request<Streaming<v1::UploadPhotoRequest>>,
     ) -> Result<Response<v1::Photo>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let mut stream = request.into_inner();
         let metadata = match stream.message().await? {
             Some(v1::UploadPhotoRequest {
@@ -124,7 +124,7 @@ impl v1::photo_service_server::PhotoService for PhotoGrpc {
         &self,
         request: Request<v1::CreateUploadUrlRequest>,
     ) -> Result<Response<v1::UploadUrl>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let task_id = parse_id("task_id", &request.get_ref().task_id)?;
         let url = self.service.upload_url(&ctx, task_id).await?;
         Ok(Response::new(v1::UploadUrl {
@@ -139,7 +139,7 @@ impl v1::photo_service_server::PhotoService for PhotoGrpc {
         &self,
         request: Request<v1::RegisterPhotoRequest>,
     ) -> Result<Response<v1::Photo>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let body = request.into_inner();
         let photo_id = parse_id("photo_id", &body.photo_id)?;
         if body.s3_key.trim().is_empty() {
@@ -161,7 +161,7 @@ impl v1::photo_service_server::PhotoService for PhotoGrpc {
         &self,
         request: Request<v1::ValidatePhotoRequest>,
     ) -> Result<Response<v1::Photo>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let id = parse_id("id", &request.get_ref().id)?;
         Ok(Response::new(photo_to_proto(
             &self.service.validate(&ctx, id).await?,
@@ -172,7 +172,7 @@ impl v1::photo_service_server::PhotoService for PhotoGrpc {
         &self,
         request: Request<v1::GetPhotoRequest>,
     ) -> Result<Response<v1::Photo>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let id = parse_id("id", &request.get_ref().id)?;
         Ok(Response::new(photo_to_proto(
             &self.service.get(&ctx, id).await?,
@@ -183,7 +183,7 @@ impl v1::photo_service_server::PhotoService for PhotoGrpc {
         &self,
         request: Request<v1::ListPhotosRequest>,
     ) -> Result<Response<v1::ListPhotosResponse>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let body = request.into_inner();
         let (rows, next) = match (body.task_id.trim(), body.pon_id.trim()) {
             (task, "") if !task.is_empty() => {
@@ -214,7 +214,7 @@ impl v1::photo_service_server::PhotoService for PhotoGrpc {
         &self,
         request: Request<v1::GetPhotoDownloadUrlRequest>,
     ) -> Result<Response<v1::DownloadUrl>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let id = parse_id("id", &request.get_ref().id)?;
         let (url, expires_at) = self.service.download_url(&ctx, id).await?;
         Ok(Response::new(v1::DownloadUrl {
@@ -227,7 +227,7 @@ impl v1::photo_service_server::PhotoService for PhotoGrpc {
         &self,
         request: Request<v1::SetCircleGeofenceRequest>,
     ) -> Result<Response<v1::Geofence>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let body = request.into_inner();
         let pon_id = parse_id("pon_id", &body.pon_id)?;
         let view = self
@@ -247,7 +247,7 @@ impl v1::photo_service_server::PhotoService for PhotoGrpc {
         &self,
         request: Request<v1::SetPolygonGeofenceRequest>,
     ) -> Result<Response<v1::Geofence>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let body = request.into_inner();
         let pon_id = parse_id("pon_id", &body.pon_id)?;
         let geometry: serde_json::Value = serde_json::from_str(&body.geojson)

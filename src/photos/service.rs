@@ -1,16 +1,19 @@
 //! Photo rules: the one upload pipeline (sniff, limits, hash, stream to the object store, EXIF,
-//! verdict), presigned uploads and their registration, re-validation, geofence changes with
-//! their background re-judging, listings and downloads, all scoped by tenant.
+//! verdict), presigned uploads and their registration, re-validation, listings and downloads,
+//! all scoped by tenant. Geofence changes and the re-judging they start live in `geofencing`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod geofencing;
+
+pub use geofencing::GeofenceView;
+
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use futures::StreamExt;
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -20,9 +23,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::exif::{self, ExifOutcome, ImageType};
-use super::geo;
-use super::model::{geofence, photo};
-use super::rules::{self, Fence, Reading, TimeWindow, Verdict};
+use super::model::photo;
+use super::rules::{self, Reading, TimeWindow, Verdict};
 use crate::audit::{self, Change};
 use crate::clock::Clock;
 use crate::config::PhotoConfig;
@@ -30,8 +32,6 @@ use crate::context::RequestContext;
 use crate::error::{AppError, AppResult, FieldViolation};
 use crate::identity::model::{tenant, user};
 use crate::pons::PonService;
-use crate::pons::model as pon;
-use crate::pons::service::{DEFAULT_GEOFENCE_RADIUS_M, MAX_GEOFENCE_RADIUS_M};
 use crate::storage::Objects;
 use crate::storage::objects::SignedOp;
 use crate::tasks::TaskService;
@@ -40,49 +40,27 @@ use crate::{paging, tasks};
 /// The zone of a tenant whose `time_zone` is unknown.
 const DEFAULT_ZONE: Tz = chrono_tz::Africa::Johannesburg;
 const PAGE_KIND: &str = "photo";
-/// Field of every rejection of the bytes themselves; see [`Rejection`].
-const PHOTO_FIELD: &str = "photo";
+/// Field of every refusal of the bytes themselves.
+pub const PHOTO_FIELD: &str = "photo";
 
-/// Why a photo's bytes are refused (surfaces map these to 413 and 415).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rejection {
-    TooLarge,
-    UnsupportedType,
-    Empty,
+fn too_large(limit: u64) -> AppError {
+    AppError::PayloadTooLarge(FieldViolation::new(
+        PHOTO_FIELD,
+        format!("File too large: limit is {limit} bytes"),
+    ))
 }
 
-impl Rejection {
-    const TOO_LARGE: &'static str = "File too large";
-    const UNSUPPORTED: &'static str = "Unsupported Content-Type";
+fn unsupported_type(what: &str) -> AppError {
+    AppError::UnsupportedMediaType(FieldViolation::new(
+        PHOTO_FIELD,
+        format!("Unsupported Content-Type: {what}"),
+    ))
+}
 
-    fn error(self, detail: &str) -> AppError {
-        let description = match self {
-            Rejection::TooLarge => format!("{}: {detail}", Self::TOO_LARGE),
-            Rejection::UnsupportedType => format!("{}: {detail}", Self::UNSUPPORTED),
-            Rejection::Empty => "is empty".to_string(),
-        };
-        AppError::invalid(PHOTO_FIELD, description)
-    }
-
-    /// The rejection an error carries, if it is one.
-    pub fn of(err: &AppError) -> Option<Rejection> {
-        let AppError::InvalidArgument(violations) = err else {
-            return None;
-        };
-        let [FieldViolation { field, description }] = violations.as_slice() else {
-            return None;
-        };
-        if field != PHOTO_FIELD {
-            return None;
-        }
-        if description.starts_with(Self::TOO_LARGE) {
-            Some(Rejection::TooLarge)
-        } else if description.starts_with(Self::UNSUPPORTED) {
-            Some(Rejection::UnsupportedType)
-        } else {
-            Some(Rejection::Empty)
-        }
-    }
+/// Whether `err` refuses the uploaded bytes themselves (too large, of a refused type, empty)
+/// rather than the request around them.
+pub fn refuses_bytes(err: &AppError) -> bool {
+    err.violations().iter().any(|v| v.field == PHOTO_FIELD)
 }
 
 /// Where the bytes of an upload come from (a gRPC stream, a multipart part, a stored object).
@@ -106,14 +84,6 @@ pub struct UploadUrl {
     pub key: String,
     pub url: String,
     pub expires_at: DateTime<Utc>,
-}
-
-/// The PON's fence as stored.
-pub struct GeofenceView {
-    pub pon_id: Uuid,
-    pub center: Option<(f64, f64)>,
-    pub radius_m: i32,
-    pub geojson: Option<String>,
 }
 
 /// What the pipeline learnt from the bytes.
@@ -174,8 +144,7 @@ fn photo_not_found() -> AppError {
 }
 
 fn unavailable(err: anyhow::Error) -> AppError {
-    tracing::error!(error = format!("{err:#}"), "object store failure");
-    AppError::Unavailable("object store unavailable".into())
+    AppError::outage("object store", err)
 }
 
 fn snapshot(row: &photo::Model) -> Value {
@@ -284,9 +253,7 @@ impl PhotoService {
             }
             size += chunk.len() as u64;
             if size > self.max_bytes {
-                return Err(
-                    Rejection::TooLarge.error(&format!("limit is {} bytes", self.max_bytes))
-                );
+                return Err(too_large(self.max_bytes));
             }
             hasher.update(&chunk);
             if header.len() < exif::HEADER_BYTES {
@@ -301,7 +268,7 @@ impl PhotoService {
             }
         }
         if size == 0 {
-            return Err(Rejection::Empty.error(""));
+            return Err(AppError::invalid(PHOTO_FIELD, "is empty"));
         }
         let kind = match kind {
             Some(kind) => kind,
@@ -318,10 +285,10 @@ impl PhotoService {
     /// The sniffed type, if it is allowed.
     fn accepted_type(&self, header: &[u8]) -> AppResult<ImageType> {
         let Some(kind) = ImageType::sniff(header) else {
-            return Err(Rejection::UnsupportedType.error("not a JPEG, PNG or HEIC image"));
+            return Err(unsupported_type("not a JPEG, PNG or HEIC image"));
         };
         if !self.allowed.is_empty() && !self.allowed.iter().any(|t| t == kind.content_type()) {
-            return Err(Rejection::UnsupportedType.error(kind.content_type()));
+            return Err(unsupported_type(kind.content_type()));
         }
         Ok(kind)
     }
@@ -502,7 +469,7 @@ impl PhotoService {
         let evidence_key = registered_key(ctx.tenant_id, task.id, key_photo);
         let mut writer = self.objects.writer(&evidence_key);
         let inspected = if size > self.max_bytes {
-            Err(Rejection::TooLarge.error(&format!("limit is {} bytes", self.max_bytes)))
+            Err(too_large(self.max_bytes))
         } else {
             let mut source = StoredObject {
                 stream: self.objects.stream(key).await.map_err(unavailable)?,
@@ -513,7 +480,7 @@ impl PhotoService {
             Ok(inspected) => inspected,
             Err(err) => {
                 writer.abort().await;
-                if Rejection::of(&err).is_some() {
+                if refuses_bytes(&err) {
                     self.objects.delete(key).await.map_err(unavailable)?;
                 }
                 return Err(err);
@@ -741,245 +708,6 @@ impl PhotoService {
             .and_then(|tenant| tenant.time_zone.parse().ok());
         Ok(zone.unwrap_or(DEFAULT_ZONE))
     }
-
-    /// The PON's fence: its polygon, else its centre and radius, else none.
-    async fn fence(&self, tenant_id: Uuid, pon_id: Uuid) -> AppResult<Fence> {
-        let polygon = geofence::Entity::find_by_id(pon_id)
-            .filter(geofence::Column::TenantId.eq(tenant_id))
-            .one(&self.db)
-            .await?;
-        if let Some(polygon) = polygon {
-            let value: Value =
-                serde_json::from_str(&polygon.geojson).map_err(AppError::internal)?;
-            let polygons = geo::parse_geojson(&value)
-                .map_err(|why| AppError::internal(anyhow::anyhow!("stored geofence: {why}")))?;
-            return Ok(Fence::Polygons(polygons));
-        }
-        let pon = pon::Entity::find_by_id(pon_id)
-            .filter(pon::Column::TenantId.eq(tenant_id))
-            .one(&self.db)
-            .await?;
-        Ok(match pon {
-            Some(pon::Model {
-                geofence_center_lat: Some(lat),
-                geofence_center_lng: Some(lng),
-                geofence_radius_m,
-                ..
-            }) => Fence::Circle {
-                lat,
-                lng,
-                radius_m: f64::from(geofence_radius_m),
-            },
-            _ => Fence::Missing,
-        })
-    }
-
-    /// Sets a PON's centre and radius, then re-judges its photos in the background.
-    pub async fn set_circle(
-        self: &Arc<Self>,
-        ctx: &RequestContext,
-        pon_id: Uuid,
-        lat: f64,
-        lng: f64,
-        radius_m: i32,
-    ) -> AppResult<GeofenceView> {
-        let mut bad = Vec::new();
-        let mut check = |ok: bool, field: &str, rule: &str| {
-            if !ok {
-                bad.push(FieldViolation {
-                    field: field.into(),
-                    description: rule.into(),
-                });
-            }
-        };
-        check(
-            lat.is_finite() && (-90.0..=90.0).contains(&lat),
-            "center_lat",
-            "must be between -90 and 90",
-        );
-        check(
-            lng.is_finite() && (-180.0..=180.0).contains(&lng),
-            "center_lng",
-            "must be between -180 and 180",
-        );
-        let radius_m = if radius_m == 0 {
-            DEFAULT_GEOFENCE_RADIUS_M
-        } else {
-            radius_m
-        };
-        check(
-            (1..=MAX_GEOFENCE_RADIUS_M).contains(&radius_m),
-            "geofence_radius_m",
-            "must be between 1 and 50000 metres",
-        );
-        if !bad.is_empty() {
-            return Err(AppError::InvalidArgument(bad));
-        }
-        let before = self.pons.get(ctx, pon_id).await?;
-        let now = self.clock.now();
-        let tx = self.db.begin().await?;
-        pon::Entity::update_many()
-            .col_expr(pon::Column::GeofenceCenterLat, Expr::value(lat))
-            .col_expr(pon::Column::GeofenceCenterLng, Expr::value(lng))
-            .col_expr(pon::Column::GeofenceRadiusM, Expr::value(radius_m))
-            .col_expr(pon::Column::UpdatedAt, Expr::value(now))
-            .filter(pon::Column::Id.eq(pon_id))
-            .filter(pon::Column::TenantId.eq(ctx.tenant_id))
-            .exec(&tx)
-            .await?;
-        let circle = |lat: Option<f64>, lng: Option<f64>, radius: i32| json!({"center_lat": lat, "center_lng": lng, "geofence_radius_m": radius});
-        self.audit_fence(
-            &tx,
-            ctx,
-            pon_id,
-            circle(
-                before.geofence_center_lat,
-                before.geofence_center_lng,
-                before.geofence_radius_m,
-            ),
-            circle(Some(lat), Some(lng), radius_m),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        self.spawn_rejudge(ctx.tenant_id, pon_id);
-        self.geofence(ctx, pon_id).await
-    }
-
-    /// Sets a PON's polygon from a GeoJSON geometry, then re-judges its photos in the background.
-    pub async fn set_polygon(
-        self: &Arc<Self>,
-        ctx: &RequestContext,
-        pon_id: Uuid,
-        geometry: &Value,
-    ) -> AppResult<GeofenceView> {
-        geo::parse_geojson(geometry).map_err(|why| {
-            let (path, rule) = why.split_once(": ").unwrap_or(("", &why));
-            AppError::invalid(format!("geometry.{path}"), rule)
-        })?;
-        self.pons.get(ctx, pon_id).await?;
-        let now = self.clock.now();
-        let before = geofence::Entity::find_by_id(pon_id)
-            .filter(geofence::Column::TenantId.eq(ctx.tenant_id))
-            .one(&self.db)
-            .await?;
-        let row = geofence::Model {
-            pon_id,
-            tenant_id: ctx.tenant_id,
-            geojson: geometry.to_string(),
-            updated_at: now,
-        };
-        let tx = self.db.begin().await?;
-        geofence::Entity::delete_many()
-            .filter(geofence::Column::PonId.eq(pon_id))
-            .filter(geofence::Column::TenantId.eq(ctx.tenant_id))
-            .exec(&tx)
-            .await?;
-        geofence::Entity::insert(row.into_active_model())
-            .exec_without_returning(&tx)
-            .await?;
-        let polygon = |geojson: Option<&str>| json!({"polygon": geojson.and_then(|g| serde_json::from_str::<Value>(g).ok())});
-        self.audit_fence(
-            &tx,
-            ctx,
-            pon_id,
-            polygon(before.as_ref().map(|b| b.geojson.as_str())),
-            json!({"polygon": geometry}),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
-        self.spawn_rejudge(ctx.tenant_id, pon_id);
-        self.geofence(ctx, pon_id).await
-    }
-
-    async fn audit_fence(
-        &self,
-        tx: &impl ConnectionTrait,
-        ctx: &RequestContext,
-        pon_id: Uuid,
-        before: Value,
-        after: Value,
-        at: DateTime<Utc>,
-    ) -> AppResult<()> {
-        audit::record(
-            tx,
-            ctx,
-            ctx.tenant_id,
-            at,
-            Change {
-                action: "update",
-                resource_type: "pon_geofence",
-                resource_id: pon_id.to_string(),
-                before: Some(before),
-                after: Some(after),
-            },
-        )
-        .await
-    }
-
-    /// The PON's fence as stored.
-    pub async fn geofence(&self, ctx: &RequestContext, pon_id: Uuid) -> AppResult<GeofenceView> {
-        let pon = self.pons.get(ctx, pon_id).await?;
-        let polygon = geofence::Entity::find_by_id(pon_id)
-            .filter(geofence::Column::TenantId.eq(ctx.tenant_id))
-            .one(&self.db)
-            .await?;
-        Ok(GeofenceView {
-            pon_id,
-            center: pon.geofence_center_lat.zip(pon.geofence_center_lng),
-            radius_m: pon.geofence_radius_m,
-            geojson: polygon.map(|p| p.geojson),
-        })
-    }
-
-    /// The re-judging job of a geofence change, started after its commit.
-    fn spawn_rejudge(self: &Arc<Self>, tenant_id: Uuid, pon_id: Uuid) {
-        let service = self.clone();
-        tokio::spawn(async move {
-            match service.rejudge_pon(tenant_id, pon_id).await {
-                Ok(changed) => {
-                    tracing::info!(%pon_id, changed, "photos judged again after a geofence change")
-                }
-                Err(error) => tracing::error!(%pon_id, %error, "re-judging photos failed"),
-            }
-        });
-    }
-
-    /// Judges every photo of a PON again; the number whose verdict changed.
-    pub async fn rejudge_pon(&self, tenant_id: Uuid, pon_id: Uuid) -> AppResult<usize> {
-        let _one_at_a_time = self.rejudging.lock().await;
-        let fence = self.fence(tenant_id, pon_id).await?;
-        let now = self.clock.now();
-        let rows = photo::Entity::find()
-            .filter(photo::Column::TenantId.eq(tenant_id))
-            .filter(photo::Column::PonId.eq(pon_id))
-            .all(&self.db)
-            .await?;
-        let mut changed = 0;
-        for row in rows {
-            let verdict = rules::judge(&stored_reading(&row), &fence, row.created_at, self.window);
-            let mut updated = row.clone();
-            apply_verdict(&mut updated, &verdict, now);
-            if updated.verdict != row.verdict || updated.reasons != row.reasons {
-                changed += 1;
-            }
-            photo::Entity::update_many()
-                .col_expr(photo::Column::ExifOk, Expr::value(updated.exif_ok))
-                .col_expr(
-                    photo::Column::WithinGeofence,
-                    Expr::value(updated.within_geofence),
-                )
-                .col_expr(photo::Column::Verdict, Expr::value(updated.verdict))
-                .col_expr(photo::Column::Reasons, Expr::value(updated.reasons))
-                .col_expr(photo::Column::ValidatedAt, Expr::value(now))
-                .filter(photo::Column::Id.eq(row.id))
-                .filter(photo::Column::TenantId.eq(tenant_id))
-                .exec(&self.db)
-                .await?;
-        }
-        Ok(changed)
-    }
 }
 
 /// A stored object read back through the pipeline.
@@ -1017,15 +745,11 @@ mod tests {
     }
 
     #[test]
-    fn rejections_are_recognised_from_their_errors() {
-        assert_eq!(
-            Rejection::of(&Rejection::TooLarge.error("x")),
-            Some(Rejection::TooLarge)
-        );
-        assert_eq!(
-            Rejection::of(&Rejection::UnsupportedType.error("x")),
-            Some(Rejection::UnsupportedType)
-        );
-        assert_eq!(Rejection::of(&AppError::invalid("task_id", "bad")), None);
+    fn refusals_of_the_bytes_are_told_from_other_errors() {
+        assert!(refuses_bytes(&too_large(1)));
+        assert_eq!(too_large(1).reason(), crate::error::Reason::PayloadTooLarge);
+        assert!(refuses_bytes(&unsupported_type("x")));
+        assert!(refuses_bytes(&AppError::invalid(PHOTO_FIELD, "is empty")));
+        assert!(!refuses_bytes(&AppError::invalid("task_id", "bad")));
     }
 }

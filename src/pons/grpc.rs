@@ -3,17 +3,14 @@
 
 use std::sync::Arc;
 
-use chrono::NaiveDate;
-use prost_types::Timestamp;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
 use super::model::{Equipment, EquipmentStatus, Model, PonStatus};
 use super::service::{PonDraft, PonFilter, PonService};
-use crate::context::RequestContext;
-use crate::error::{AppError, FieldViolation};
+use crate::error::{AppError, Violations, parse_id};
 use crate::photos::PhotoService;
 use crate::proto::v1;
+use crate::server::wire::{context, date_text, id_text, timestamp};
 
 pub struct PonGrpc {
     service: Arc<PonService>,
@@ -25,11 +22,6 @@ impl PonGrpc {
     pub fn new(service: Arc<PonService>, photos: Arc<PhotoService>) -> Self {
         PonGrpc { service, photos }
     }
-}
-
-/// The caller of a gRPC request, as the guard verified it.
-fn context<T>(request: &Request<T>) -> RequestContext {
-    RequestContext::from_extensions(request.extensions())
 }
 
 #[tonic::async_trait]
@@ -109,64 +101,6 @@ impl v1::pon_service_server::PonService for PonGrpc {
     }
 }
 
-/// A required UUID field.
-pub fn parse_id(field: &str, text: &str) -> Result<Uuid, AppError> {
-    if text.is_empty() {
-        return Err(AppError::invalid(field, "is required"));
-    }
-    Uuid::parse_str(text).map_err(|_| AppError::invalid(field, format!("`{text}` is not a UUID")))
-}
-
-/// Collects conversion problems of several fields so they are reported together.
-#[derive(Default)]
-pub struct Violations(Vec<FieldViolation>);
-
-impl Violations {
-    pub fn optional_uuid(&mut self, field: &str, text: &str) -> Option<Uuid> {
-        if text.is_empty() {
-            return None;
-        }
-        Uuid::parse_str(text)
-            .map_err(|_| self.push(field, format!("`{text}` is not a UUID")))
-            .ok()
-    }
-
-    pub fn optional_date(&mut self, field: &str, text: &str) -> Option<NaiveDate> {
-        if text.is_empty() {
-            return None;
-        }
-        NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map_err(|_| self.push(field, format!("`{text}` is not a date (YYYY-MM-DD)")))
-            .ok()
-    }
-
-    pub fn finite(&mut self, field: &str, value: Option<f64>) -> Option<f64> {
-        match value {
-            Some(number) if !number.is_finite() => {
-                self.push(field, "must be a finite number".into());
-                None
-            }
-            other => other,
-        }
-    }
-
-    pub fn push(&mut self, field: &str, description: String) {
-        self.0.push(FieldViolation {
-            field: field.to_string(),
-            description,
-        });
-    }
-
-    /// `value` when nothing was wrong, else every violation at once.
-    pub fn finish<T>(self, value: T) -> Result<T, AppError> {
-        if self.0.is_empty() {
-            Ok(value)
-        } else {
-            Err(AppError::InvalidArgument(self.0))
-        }
-    }
-}
-
 fn status_from_proto(field: &str, value: i32) -> Result<Option<PonStatus>, AppError> {
     match v1::PonStatus::try_from(value) {
         Ok(v1::PonStatus::Unspecified) => Ok(None),
@@ -214,12 +148,13 @@ fn equipment_status_to_proto(status: EquipmentStatus) -> v1::EquipmentStatus {
 
 fn draft_from_proto(pon: &v1::Pon) -> Result<PonDraft, AppError> {
     let mut bad = Violations::default();
-    let status = status_from_proto("pon.status", pon.status).unwrap_or_else(|err| {
-        if let AppError::InvalidArgument(found) = err {
-            bad.0.extend(found);
+    let status = match status_from_proto("pon.status", pon.status) {
+        Ok(status) => status,
+        Err(err) => {
+            bad.absorb(err)?;
+            None
         }
-        None
-    });
+    };
     let equipment = pon
         .equipment
         .iter()
@@ -230,7 +165,7 @@ fn draft_from_proto(pon: &v1::Pon) -> Result<PonDraft, AppError> {
             serial_number: item.serial_number.trim().to_string(),
             status: equipment_status_from_proto(item.status).unwrap_or_else(|| {
                 bad.push(
-                    &format!("pon.equipment[{index}].status"),
+                    format!("pon.equipment[{index}].status"),
                     format!("{} is not an equipment status", item.status),
                 );
                 EquipmentStatus::Pending
@@ -259,22 +194,6 @@ fn draft_from_proto(pon: &v1::Pon) -> Result<PonDraft, AppError> {
         geofence_radius_m: pon.geofence_radius_m,
     };
     bad.finish(draft)
-}
-
-pub fn timestamp(time: chrono::DateTime<chrono::Utc>) -> Timestamp {
-    Timestamp {
-        seconds: time.timestamp(),
-        nanos: time.timestamp_subsec_nanos() as i32,
-    }
-}
-
-/// `YYYY-MM-DD` (chrono's `Display`, the same text as `%Y-%m-%d` without parsing a format).
-pub fn date_text(date: Option<NaiveDate>) -> String {
-    date.map(|d| d.to_string()).unwrap_or_default()
-}
-
-pub fn id_text(id: Option<Uuid>) -> String {
-    id.map(|id| id.to_string()).unwrap_or_default()
 }
 
 pub fn pon_to_proto(pon: &Model) -> v1::Pon {
@@ -312,19 +231,5 @@ pub fn pon_to_proto(pon: &Model) -> v1::Pon {
         sla_breaches: pon.sla_breaches,
         created_at: Some(timestamp(pon.created_at)),
         updated_at: Some(timestamp(pon.updated_at)),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_are_written_as_they_are_read() {
-        for text in ["2026-11-27", "0987-03-04", "9999-12-31"] {
-            let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
-            assert_eq!(date_text(Some(date)), text);
-        }
-        assert_eq!(date_text(None), "");
     }
 }

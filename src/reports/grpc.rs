@@ -6,9 +6,8 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::service::{PON_CSV_FILENAME, ReportService, Users};
-use crate::context::RequestContext;
-use crate::pons::grpc::{date_text, timestamp};
 use crate::proto::v1;
+use crate::server::wire::{context, date_text, timestamp};
 
 #[derive(Clone)]
 pub struct ReportGrpc {
@@ -36,7 +35,7 @@ impl v1::report_service_server::ReportService for ReportGrpc {
         &self,
         request: Request<v1::GetDashboardRequest>,
     ) -> Result<Response<v1::Dashboard>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let dashboard = self.service.dashboard(&ctx).await?;
         Ok(Response::new(v1::Dashboard {
             pons: Some(v1::PonCounts {
@@ -58,7 +57,7 @@ impl v1::report_service_server::ReportService for ReportGrpc {
         &self,
         request: Request<v1::ListPonReportsRequest>,
     ) -> Result<Response<v1::ListPonReportsResponse>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let pons = self.service.pons(&ctx).await?;
         let users = self
             .service
@@ -91,7 +90,7 @@ impl v1::report_service_server::ReportService for ReportGrpc {
         &self,
         request: Request<v1::ListTaskReportsRequest>,
     ) -> Result<Response<v1::ListTaskReportsResponse>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let tasks = self.service.tasks(&ctx).await?;
         let pons = self.service.pons_of(&ctx, &tasks).await?;
         let users = self
@@ -134,7 +133,7 @@ impl v1::report_service_server::ReportService for ReportGrpc {
         &self,
         request: Request<v1::ExportPonsRequest>,
     ) -> Result<Response<v1::CsvExport>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let content = self.service.pon_csv(&ctx).await?;
         Ok(Response::new(v1::CsvExport {
             filename: PON_CSV_FILENAME.into(),

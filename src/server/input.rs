@@ -232,10 +232,10 @@ fn undecodable(reason: impl std::fmt::Display) -> AppError {
 }
 
 fn message_too_large(limit: usize) -> AppError {
-    AppError::ResourceExhausted {
-        message: format!("request message larger than {limit} bytes"),
-        retry_after: None,
-    }
+    AppError::PayloadTooLarge(FieldViolation::new(
+        "request",
+        format!("message larger than {limit} bytes"),
+    ))
 }
 
 /// Middleware on the gRPC routes (after the guard): decodes each request message against
@@ -398,7 +398,7 @@ mod tests {
         ));
         assert!(matches!(
             check_frames(&create, &[0, 0, 0, 16, 0], false, 8),
-            Err(AppError::ResourceExhausted { .. })
+            Err(AppError::PayloadTooLarge(_))
         ));
         assert!(matches!(
             check_frames(&create, &[0, 0, 0], false, 8),

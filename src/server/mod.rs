@@ -8,6 +8,7 @@ pub mod limits;
 mod listener;
 pub mod readiness;
 pub mod transcode;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::audit::AuditService;
 use crate::audit::grpc::AuditGrpc;
 use crate::auth::{self, guard::Guard};
 use crate::certificates::{CertificateService, grpc::CertificateGrpc};
@@ -269,7 +271,9 @@ impl App {
             limit
         ));
         services.add(configured!(
-            AuditServiceServer::new(AuditGrpc::new(storage.db.clone())),
+            AuditServiceServer::new(AuditGrpc::new(Arc::new(AuditService::new(
+                storage.db.clone()
+            )))),
             limit
         ));
         services.add(configured!(

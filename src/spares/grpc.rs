@@ -7,10 +7,10 @@ use tonic::{Request, Response, Status};
 
 use super::model::{level, movement, store};
 use super::service::{LevelFilter, Move, MovementFilter, SpareService, StoreDraft};
-use crate::context::RequestContext;
 use crate::error::AppError;
-use crate::pons::grpc::{Violations, id_text, parse_id, timestamp};
+use crate::error::{Violations, parse_id};
 use crate::proto::v1;
+use crate::server::wire::{context, id_text, timestamp};
 
 pub struct SpareGrpc {
     service: Arc<SpareService>,
@@ -20,10 +20,6 @@ impl SpareGrpc {
     pub fn new(service: Arc<SpareService>) -> Self {
         SpareGrpc { service }
     }
-}
-
-fn context<T>(request: &Request<T>) -> RequestContext {
-    RequestContext::from_extensions(request.extensions())
 }
 
 /// An optional text filter: trimmed, empty meaning "all".

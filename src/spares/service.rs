@@ -18,7 +18,7 @@ use super::model::{level, movement, store};
 use crate::audit::{self, Change};
 use crate::clock::Clock;
 use crate::context::RequestContext;
-use crate::error::{AppError, AppResult, FieldViolation};
+use crate::error::{AppError, AppResult, Violations};
 use crate::{
     fieldmask, incidents,
     paging::{self, Page},
@@ -474,54 +474,39 @@ fn apply_store(row: &mut store::Model, draft: &StoreDraft, fields: &[&str]) {
 }
 
 fn validate_store(row: &store::Model) -> AppResult<()> {
-    let mut violations = Vec::new();
+    let mut violations = Violations::default();
     let name = row.name.chars().count();
     if name == 0 {
-        violations.push(violation("store.name", "is required"));
+        violations.push("store.name", "is required");
     } else if name > 200 {
-        violations.push(violation("store.name", "must be at most 200 characters"));
+        violations.push("store.name", "must be at most 200 characters");
     }
     if row.address.chars().count() > 500 {
-        violations.push(violation("store.address", "must be at most 500 characters"));
+        violations.push("store.address", "must be at most 500 characters");
     }
-    finish(violations)
+    violations.finish(())
 }
 
 /// Every rule of a move; all violations at once.
 pub fn validate_move(change: &Move) -> AppResult<()> {
-    let mut violations = Vec::new();
+    let mut violations = Violations::default();
     let sku = change.sku.chars().count();
     if sku == 0 {
-        violations.push(violation("sku", "is required"));
+        violations.push("sku", "is required");
     } else if sku > 64 {
-        violations.push(violation("sku", "must be at most 64 characters"));
+        violations.push("sku", "must be at most 64 characters");
     } else if change.sku.chars().any(char::is_whitespace) {
-        violations.push(violation("sku", "must not contain spaces"));
+        violations.push("sku", "must not contain spaces");
     }
     if change.quantity <= 0 {
-        violations.push(violation("quantity", "must be positive"));
+        violations.push("quantity", "must be positive");
     } else if change.quantity > MAX_MOVE_QUANTITY {
-        violations.push(violation("quantity", "must be at most 1000000"));
+        violations.push("quantity", "must be at most 1000000");
     }
     if change.reason.chars().count() > 2000 {
-        violations.push(violation("reason", "must be at most 2000 characters"));
+        violations.push("reason", "must be at most 2000 characters");
     }
-    finish(violations)
-}
-
-fn violation(field: &str, description: &str) -> FieldViolation {
-    FieldViolation {
-        field: field.into(),
-        description: description.into(),
-    }
-}
-
-fn finish(violations: Vec<FieldViolation>) -> AppResult<()> {
-    if violations.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::InvalidArgument(violations))
-    }
+    violations.finish(())
 }
 
 fn store_snapshot(row: &store::Model) -> Value {

@@ -7,10 +7,10 @@ use tonic::{Request, Response, Status};
 
 use super::model;
 use super::service::{RunDraft, RunFilter, StringingService};
-use crate::context::RequestContext;
 use crate::error::AppError;
-use crate::pons::grpc::{Violations, date_text, id_text, timestamp};
+use crate::error::Violations;
 use crate::proto::v1;
+use crate::server::wire::{context, date_text, id_text, timestamp};
 
 #[derive(Clone)]
 pub struct StringingGrpc {
@@ -43,7 +43,7 @@ impl v1::stringing_service_server::StringingService for StringingGrpc {
         &self,
         request: Request<v1::CreateStringingRunRequest>,
     ) -> Result<Response<v1::StringingRun>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let run = request
             .into_inner()
             .stringing_run
@@ -66,7 +66,7 @@ impl v1::stringing_service_server::StringingService for StringingGrpc {
         &self,
         request: Request<v1::ListStringingRunsRequest>,
     ) -> Result<Response<v1::ListStringingRunsResponse>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let message = request.into_inner();
         let mut bad = Violations::default();
         let filter = RunFilter {

@@ -8,10 +8,10 @@ use tonic::{Request, Response, Status};
 
 use super::model::{self, Status as TaskStatus};
 use super::service::{TaskDraft, TaskFilter, TaskService, Transition};
-use crate::context::RequestContext;
 use crate::error::AppError;
-use crate::pons::grpc::{Violations, date_text, id_text, parse_id, timestamp};
+use crate::error::{Violations, parse_id};
 use crate::proto::v1;
+use crate::server::wire::{context, date_text, id_text, timestamp};
 
 #[derive(Clone)]
 pub struct TaskGrpc {
@@ -53,7 +53,7 @@ fn moment(
         .ok()
         .and_then(|nanos| DateTime::from_timestamp(value.seconds, nanos));
     if time.is_none() {
-        bad.push(field, "is not a valid time".into());
+        bad.push(field, "is not a valid time");
     }
     time
 }
@@ -119,7 +119,7 @@ impl v1::task_service_server::TaskService for TaskGrpc {
         &self,
         request: Request<v1::CreateTaskRequest>,
     ) -> Result<Response<v1::Task>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let message = request
             .into_inner()
             .task
@@ -132,7 +132,7 @@ impl v1::task_service_server::TaskService for TaskGrpc {
         &self,
         request: Request<v1::GetTaskRequest>,
     ) -> Result<Response<v1::Task>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let id = parse_id("id", &request.get_ref().id)?;
         let found = self.service.get(&ctx, id).await?;
         Ok(Response::new(task_to_proto(&found)))
@@ -142,7 +142,7 @@ impl v1::task_service_server::TaskService for TaskGrpc {
         &self,
         request: Request<v1::ListTasksRequest>,
     ) -> Result<Response<v1::ListTasksResponse>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let message = request.into_inner();
         let mut bad = Violations::default();
         let step = message.step.trim();
@@ -168,7 +168,7 @@ impl v1::task_service_server::TaskService for TaskGrpc {
         &self,
         request: Request<v1::UpdateTaskRequest>,
     ) -> Result<Response<v1::Task>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let message = request.into_inner();
         let task = message
             .task
@@ -187,7 +187,7 @@ impl v1::task_service_server::TaskService for TaskGrpc {
         &self,
         request: Request<v1::DeleteTaskRequest>,
     ) -> Result<Response<()>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let id = parse_id("id", &request.get_ref().id)?;
         self.service.delete(&ctx, id).await?;
         Ok(Response::new(()))
@@ -197,7 +197,7 @@ impl v1::task_service_server::TaskService for TaskGrpc {
         &self,
         request: Request<v1::TransitionTaskRequest>,
     ) -> Result<Response<v1::Task>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let message = request.into_inner();
         let id = parse_id("id", &message.id)?;
         let mut bad = Violations::default();
@@ -218,7 +218,7 @@ impl v1::task_service_server::TaskService for TaskGrpc {
         &self,
         request: Request<v1::ListWorkQueueRequest>,
     ) -> Result<Response<v1::ListWorkQueueResponse>, Status> {
-        let ctx = RequestContext::from_extensions(request.extensions());
+        let ctx = context(&request);
         let message = request.into_inner();
         let organization_id = parse_id("organization_id", &message.organization_id)?;
         let (tasks, next) = self

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::config::WebhookConfig;
 use crate::context::DEFAULT_TENANT;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Reason};
 use crate::incidents::model::Model;
 use crate::incidents::{AlertOutcome, DeviceIdentity, IncidentService, SystemAlert};
 pub use gate::{SignatureError, WebhookGate, verify_signature};
@@ -85,7 +85,7 @@ enum Outcome {
 }
 
 /// A refused delivery: status, message, and the retry delay of a rate limit.
-struct Refusal {
+pub(crate) struct Refusal {
     status: StatusCode,
     message: String,
     retry_after: Option<u64>,
@@ -100,24 +100,24 @@ impl Refusal {
         }
     }
 
-    fn from_app(err: AppError) -> Self {
-        match err {
-            AppError::ResourceExhausted { retry_after, .. } => Refusal {
-                status: StatusCode::TOO_MANY_REQUESTS,
-                message: "Rate limit exceeded".into(),
-                retry_after: Some(retry_after.map_or(1, |delay| delay.as_secs().max(1))),
-            },
-            AppError::InvalidArgument(_) => Refusal::new(StatusCode::BAD_REQUEST, err.to_string()),
-            AppError::Unavailable(text) => Refusal::new(StatusCode::SERVICE_UNAVAILABLE, text),
-            other => {
-                let _: tonic::Status = other.into(); // logs internals with the request id
-                Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
-            }
+    /// A service error's refusal (logged here): the status of its reason, its message, and
+    /// the retry delay of a rate limit or an outage.
+    pub(crate) fn from_app(err: AppError) -> Self {
+        err.log();
+        let message = match err.reason() {
+            Reason::RateLimited => "Rate limit exceeded".into(),
+            Reason::Internal => "Internal Server Error".into(),
+            _ => err.client_message(),
+        };
+        Refusal {
+            status: err.http_status(),
+            message,
+            retry_after: err.retry_after().map(|delay| delay.as_secs().max(1)),
         }
     }
 
     /// The answer, with the body under `key` (`detail` for core, `message` for legacy).
-    fn respond(self, key: &str) -> Response {
+    pub(crate) fn respond(self, key: &str) -> Response {
         let mut response = (self.status, Json(json!({ key: self.message }))).into_response();
         if let Some(seconds) = self.retry_after
             && let Ok(value) = HeaderValue::from_str(&seconds.to_string())

@@ -9,13 +9,6 @@ use prost_reflect::{
 
 use crate::error::FieldViolation;
 
-fn violation(field: impl Into<String>, description: impl Into<String>) -> FieldViolation {
-    FieldViolation {
-        field: field.into(),
-        description: description.into(),
-    }
-}
-
 /// Proto3 JSON as the REST surface speaks it: proto field names, defaults emitted,
 /// 64-bit integers as numbers, enums as names.
 pub fn to_json(message: &DynamicMessage) -> Result<Vec<u8>, serde_json::Error> {
@@ -39,9 +32,9 @@ pub fn from_json(
 ) -> Result<DynamicMessage, FieldViolation> {
     let body_name = if prefix.is_empty() { "body" } else { prefix };
     let mut value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|err| violation(body_name, format!("malformed JSON: {err}")))?;
+        .map_err(|err| FieldViolation::new(body_name, format!("malformed JSON: {err}")))?;
     if !value.is_object() {
-        return Err(violation(body_name, "must be a JSON object"));
+        return Err(FieldViolation::new(body_name, "must be a JSON object"));
     }
     normalize_enums(desc, &mut value);
     let mut track = serde_path_to_error::Track::new();
@@ -54,7 +47,7 @@ pub fn from_json(
             (true, path) => path.to_string(),
             (false, path) => format!("{prefix}.{path}"),
         };
-        violation(field, err.to_string())
+        FieldViolation::new(field, err.to_string())
     })
 }
 
@@ -141,33 +134,42 @@ pub fn set_from_text(
     let name = path.join(".");
     let (leaf, parents) = path
         .split_last()
-        .ok_or_else(|| violation("", "empty field path"))?;
+        .ok_or_else(|| FieldViolation::new("", "empty field path"))?;
     let mut target = message;
     for parent in parents {
         let field = target
             .descriptor()
             .get_field_by_name(parent)
-            .ok_or_else(|| violation(&name, "unknown field"))?;
+            .ok_or_else(|| FieldViolation::new(name.as_str(), "unknown field"))?;
         let Kind::Message(_) = field.kind() else {
-            return Err(violation(&name, format!("`{parent}` is not a message")));
+            return Err(FieldViolation::new(
+                name.as_str(),
+                format!("`{parent}` is not a message"),
+            ));
         };
         if field.is_list() || field.is_map() {
-            return Err(violation(&name, "cannot be set from a URL"));
+            return Err(FieldViolation::new(
+                name.as_str(),
+                "cannot be set from a URL",
+            ));
         }
         target = target
             .get_field_mut(&field)
             .as_message_mut()
-            .ok_or_else(|| violation(&name, "unknown field"))?;
+            .ok_or_else(|| FieldViolation::new(name.as_str(), "unknown field"))?;
     }
     let field = target
         .descriptor()
         .get_field_by_name(leaf)
-        .ok_or_else(|| violation(&name, "unknown field"))?;
+        .ok_or_else(|| FieldViolation::new(name.as_str(), "unknown field"))?;
     if field.is_map() {
-        return Err(violation(&name, "maps cannot be set from a URL"));
+        return Err(FieldViolation::new(
+            name.as_str(),
+            "maps cannot be set from a URL",
+        ));
     }
-    let value =
-        parse_scalar(&field.kind(), text).map_err(|description| violation(&name, description))?;
+    let value = parse_scalar(&field.kind(), text)
+        .map_err(|description| FieldViolation::new(name.as_str(), description))?;
     if field.is_list() {
         if let Some(list) = target.get_field_mut(&field).as_list_mut() {
             list.push(value);

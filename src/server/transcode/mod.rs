@@ -20,7 +20,7 @@ use prost_reflect::{
     ReflectMessage,
 };
 
-use crate::error::{FieldViolation, clip, clip_detail, code_name, http_status_for};
+use crate::error::{FieldViolation, Reason, clip, clip_detail, code_name, http_status_for};
 use crate::proto::google::api::{HttpRule, http_rule::Pattern};
 use template::PathTemplate;
 
@@ -191,12 +191,10 @@ fn status_response(status: &tonic::Status) -> Response {
             })
             .unwrap_or_default()
     };
-    let mut response = error_response(
-        http_status_for(status.code()),
-        status.code(),
-        status.message(),
-        &violations,
-    );
+    // Our reasons (in `ErrorInfo`) name statuses a gRPC code cannot (413, 415).
+    let http_status = Reason::of_status(status)
+        .map_or_else(|| http_status_for(status.code()), Reason::http_status);
+    let mut response = error_response(http_status, status.code(), status.message(), &violations);
     {
         use tonic_types::StatusExt;
         if let Some(delay) = status
@@ -329,9 +327,12 @@ fn build_request(
         (BodyTarget::Field(field_name), true) => {
             let field = input_desc
                 .get_field_by_name(field_name)
-                .ok_or_else(|| violation(field_name, "unknown body field"))?;
+                .ok_or_else(|| FieldViolation::new(field_name, "unknown body field"))?;
             let Kind::Message(field_desc) = field.kind() else {
-                return Err(violation(field_name, "body field is not a message"));
+                return Err(FieldViolation::new(
+                    field_name,
+                    "body field is not a message",
+                ));
             };
             let mut input = DynamicMessage::new(input_desc.clone());
             input.set_field(
@@ -349,7 +350,10 @@ fn build_request(
             input
         }
         (BodyTarget::None, true) => {
-            return Err(violation("body", "this route takes no request body"));
+            return Err(FieldViolation::new(
+                "body",
+                "this route takes no request body",
+            ));
         }
         (_, false) => DynamicMessage::new(input_desc.clone()),
     };
@@ -367,8 +371,8 @@ fn build_request(
         .collect();
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         if matches!(route.body, BodyTarget::Whole) {
-            return Err(violation(
-                &key,
+            return Err(FieldViolation::new(
+                key.as_ref(),
                 "query parameters are not accepted when the body is the whole request",
             ));
         }
@@ -376,7 +380,10 @@ fn build_request(
             .iter()
             .any(|prefix| key == *prefix || key.starts_with(&format!("{prefix}.")))
         {
-            return Err(violation(&key, "is already set by the path or the body"));
+            return Err(FieldViolation::new(
+                key.as_ref(),
+                "is already set by the path or the body",
+            ));
         }
         let path: Vec<String> = key.split('.').map(str::to_string).collect();
         message::set_from_text(&mut input, &path, &value).map_err(|mut v| {
@@ -387,13 +394,6 @@ fn build_request(
         })?;
     }
     Ok(input)
-}
-
-fn violation(field: &str, description: &str) -> FieldViolation {
-    FieldViolation {
-        field: field.to_string(),
-        description: description.to_string(),
-    }
 }
 
 /// The `google.protobuf.FieldMask update_mask` of a request, which makes its body a partial update.
