@@ -17,7 +17,6 @@ use super::{
 use crate::certificates::service::CertificateDraft;
 use crate::error::AppError;
 use crate::photos::model::certificate;
-use crate::rpc;
 
 pub fn routes() -> axum::Router<LegacyState> {
     axum::Router::new().route("/api/cac", get(list).post(create))
@@ -89,7 +88,7 @@ fn pon_id(value: Option<&Value>) -> Result<uuid::Uuid, LegacyError> {
 async fn create(State(state): State<LegacyState>, headers: HeaderMap, body: Bytes) -> LegacyResult {
     let ctx = authorize(
         &state,
-        rpc!("CertificateService/CreateCertificate"),
+        super::access::CAC_CREATE,
         &headers,
     )
     .await?;
@@ -130,7 +129,7 @@ async fn list(
 ) -> LegacyResult {
     let ctx = authorize(
         &state,
-        rpc!("CertificateService/ListCertificates"),
+        super::access::CAC_LIST,
         &headers,
     )
     .await?;

@@ -21,7 +21,6 @@ use super::{
 use crate::context::RequestContext;
 use crate::error::AppError;
 use crate::pons::model as pon;
-use crate::rpc;
 use crate::tasks::model::{self, Status, legacy_type};
 use crate::tasks::service::{TaskDraft, TaskFilter, Transition};
 
@@ -208,7 +207,7 @@ async fn list(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("TaskService/ListTasks"), &headers).await?;
+    let ctx = authorize(&state, super::access::TASKS_LIST, &headers).await?;
     let status = match query.get("status") {
         Some(text) => Some(
             Status::parse(text)
@@ -314,7 +313,7 @@ fn read_draft(body: &Map<String, Value>) -> Result<TaskDraft, LegacyError> {
 
 /// Creates a task on a PON that the caller manages (or any, as an admin).
 async fn create(State(state): State<LegacyState>, headers: HeaderMap, body: Bytes) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("TaskService/CreateTask"), &headers).await?;
+    let ctx = authorize(&state, super::access::TASKS_CREATE, &headers).await?;
     let draft = read_draft(&body_object(&body))?;
     if let Some(pon_id) = draft.pon_id {
         state
@@ -341,7 +340,7 @@ async fn set_status(
     Path(id): Path<String>,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("TaskService/TransitionTask"), &headers).await?;
+    let ctx = authorize(&state, super::access::TASKS_MOVE, &headers).await?;
     let status = status_of(&body_object(&body))?;
     let id = legacy_id(&id, NOT_FOUND)?;
     let change = Transition {
@@ -382,7 +381,7 @@ async fn update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("TaskService/TransitionTask"), &headers).await?;
+    let ctx = authorize(&state, super::access::TASKS_MOVE, &headers).await?;
     let body = body_object(&body);
     let status = status_of(&body)?;
     let id = legacy_id(&id, NOT_FOUND)?;

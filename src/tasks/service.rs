@@ -318,6 +318,10 @@ impl TaskService {
         let now = self.clock.now();
         let from = before.status();
         let to = change.status;
+        // A move to the status the task already has changes nothing (the old apps took it).
+        if from == to {
+            return Ok(before);
+        }
         let held_from = before.held_from.as_deref().and_then(Status::parse);
         if !from.may_become(to, held_from) {
             return Err(AppError::FailedPrecondition(format!(
