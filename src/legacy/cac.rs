@@ -86,12 +86,7 @@ fn pon_id(value: Option<&Value>) -> Result<uuid::Uuid, LegacyError> {
 }
 
 async fn create(State(state): State<LegacyState>, headers: HeaderMap, body: Bytes) -> LegacyResult {
-    let ctx = authorize(
-        &state,
-        super::access::CAC_CREATE,
-        &headers,
-    )
-    .await?;
+    let ctx = authorize(&state, super::access::CAC_CREATE, &headers).await?;
     let body = body_object(&body);
     let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_string);
     let number = |key: &str| body.get(key).and_then(Value::as_f64);
@@ -127,12 +122,7 @@ async fn list(
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> LegacyResult {
-    let ctx = authorize(
-        &state,
-        super::access::CAC_LIST,
-        &headers,
-    )
-    .await?;
+    let ctx = authorize(&state, super::access::CAC_LIST, &headers).await?;
     let pon_id = pon_id(query.pon_id.map(Value::String).as_ref())?;
     let certificates = crate::paging::collect_pages(|token| {
         let (ctx, state) = (&ctx, &state);

@@ -166,12 +166,7 @@ fn service_name(field: &str) -> &str {
 
 /// `POST /api/optics/ingest`: `{inserted, rejected, errors: [{index, errors: [...]}]}`.
 async fn ingest(State(state): State<LegacyState>, headers: HeaderMap, body: Bytes) -> LegacyResult {
-    let ctx = authorize(
-        &state,
-        super::access::OPTICS_INGEST,
-        &headers,
-    )
-    .await?;
+    let ctx = authorize(&state, super::access::OPTICS_INGEST, &headers).await?;
     let readings = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Array(items)) => items,
         Ok(item @ Value::Object(_)) => vec![item],

@@ -13,10 +13,10 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::body::BodyReader;
+use super::body::{BodyReader, Due};
 use super::{
-    LegacyError, LegacyResult, LegacyState, Users, authorize, body_object, express_date,
-    express_day, legacy_id, message, populated_user, renamed, users_named,
+    LegacyError, LegacyResult, LegacyState, Users, authorize, body_object, express_date, legacy_id,
+    message, populated_user, renamed, users_named,
 };
 use crate::context::RequestContext;
 use crate::error::AppError;
@@ -105,8 +105,8 @@ pub fn task_document(
     if let Some(completed) = task.completed_at {
         put("completedDate", json!(express_date(completed)));
     }
-    if let Some(due) = task.due_date {
-        put("dueDate", json!(express_day(due)));
+    if let Some(due) = task.due_at {
+        put("dueDate", json!(express_date(due)));
     }
     if let Some(hours) = task.estimated_hours {
         put("estimatedHours", json!(hours));
@@ -117,10 +117,7 @@ pub fn task_document(
     put("evidenceRequired", json!(task.evidence_required));
     put("evidencePhotos", json!([]));
     let mut sla = json!({"enabled": true});
-    let target = task
-        .sla_due_at
-        .map(express_date)
-        .or(task.due_date.map(express_day));
+    let target = task.sla_due_at.or(task.due_at).map(express_date);
     for (key, value) in [
         ("targetAt", target),
         (
@@ -196,9 +193,9 @@ pub async fn all_tasks(
     state.tasks.list_all(ctx, filter).await.map_err(failed)
 }
 
-/// By due date, unset first (as Mongo sorts), then by id.
+/// By due time, unset first (as Mongo sorts), then by id.
 pub fn by_due_date(tasks: &mut [model::Model]) {
-    tasks.sort_by_key(|task| (task.due_date, task.id));
+    tasks.sort_by_key(|task| (task.due_at, task.id));
 }
 
 /// Filters `status`, `type`, `pon` and `breached=true`; by due date.
@@ -253,7 +250,11 @@ fn read_draft(body: &Map<String, Value>) -> Result<TaskDraft, LegacyError> {
     }
     let pon_id = reader.required_id("pon", "Valid PON ID is required");
     let assignee = reader.required_id("assignedTo", "Valid assignee ID is required");
-    let due_date = reader.day("dueDate", true, "Valid due date is required");
+    let (due_date, due_at) = match reader.due("dueDate", true, "Valid due date is required") {
+        Due::None => (None, None),
+        Due::Day(day) => (Some(day), None),
+        Due::At(at) => (None, Some(at)),
+    };
     // The old API stored any status sent; here every task starts pending and then moves
     // through the state machine.
     if reader.has("status") && reader.raw("status") != Some(&json!("pending")) {
@@ -294,6 +295,7 @@ fn read_draft(body: &Map<String, Value>) -> Result<TaskDraft, LegacyError> {
         assignee_id: assignee,
         organization_id,
         due_date,
+        due_at,
         estimated_hours: reader.number("estimatedHours", "Estimated hours must be a number"),
         actual_hours: reader.number("actualHours", "Actual hours must be a number"),
         notes: reader
