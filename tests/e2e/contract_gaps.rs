@@ -10,18 +10,9 @@ use serde_json::{Value, json};
 use crate::harness::{
     Bearer, TEST_PASSWORD, TestServer, backend_sets, call, id_of, ok, unique_name,
 };
+use crate::legacy_buildout::legacy_client;
 
 const ROLES: [&str; 6] = ["ADMIN", "PM", "SITE", "SMME", "AUDITOR", "NOC"];
-
-/// A client that sends the token as the React app does.
-fn legacy_client(token: &str) -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
-    headers.insert("x-auth-token", token.parse().unwrap());
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .unwrap()
-}
 
 async fn new_pon(server: &TestServer, http: &reqwest::Client) -> String {
     let code = unique_name("PON");
@@ -309,27 +300,10 @@ async fn a_short_password_is_named_in_the_express_validator_shape() {
 }
 
 mod webhooks {
-    use hmac::{Hmac, Mac};
     use reqwest::StatusCode;
-    use serde_json::Value;
-    use sha2::Sha256;
 
-    use crate::harness::{TestServer, backend_sets, call};
-
-    const SECRET: &str = "nms-test-secret";
-
-    async fn post_signed(server: &TestServer, path: &str, body: &str) -> (StatusCode, Value) {
-        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-        mac.update(body.as_bytes());
-        call(
-            reqwest::Client::new()
-                .post(server.url(path))
-                .header("content-type", "application/json")
-                .header("x-signature", hex::encode(mac.finalize().into_bytes()))
-                .body(body.to_string()),
-        )
-        .await
-    }
+    use crate::harness::{TestServer, backend_sets};
+    use crate::webhooks::{SECRET, post_signed};
 
     #[tokio::test]
     async fn malformed_alerts_are_refused_naming_the_field() {

@@ -41,7 +41,7 @@ async fn golden(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
 }
 
 /// A client that sends the token as the React app does.
-fn legacy_client(token: &str) -> reqwest::Client {
+pub fn legacy_client(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("x-auth-token", token.parse().unwrap());
     reqwest::Client::builder()
