@@ -15,6 +15,7 @@ mod m20261127_000009_netops;
 mod m20261127_000010_network_extras;
 mod m20261127_000011_work_queue_index;
 mod m20261205_000012_hardening;
+mod m20261208_000013_task_due_at;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000010_network_extras::Migration),
             Box::new(m20261127_000011_work_queue_index::Migration),
             Box::new(m20261205_000012_hardening::Migration),
+            Box::new(m20261208_000013_task_due_at::Migration),
         ]
     }
 }

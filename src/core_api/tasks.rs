@@ -25,14 +25,32 @@ struct TaskUpdateIn {
     completed_at: Option<String>,
 }
 
-/// The old status names (`Pending`, `In Progress`, `Done`) and ours.
+/// The core API's status names: `Pending`, `In Progress` and `Done` as the FastAPI rows
+/// carried them, and the two statuses it never had in the same spelling.
+const CORE_STATUSES: [(Status, &str); 5] = [
+    (Status::Pending, "Pending"),
+    (Status::InProgress, "In Progress"),
+    (Status::Completed, "Done"),
+    (Status::OnHold, "On Hold"),
+    (Status::Cancelled, "Cancelled"),
+];
+
+/// A status in the core vocabulary.
+fn core_status(status: Status) -> &'static str {
+    CORE_STATUSES
+        .iter()
+        .find(|(known, _)| *known == status)
+        .map_or(status.as_str(), |(_, name)| name)
+}
+
+/// The old status names and ours.
 fn old_status(text: &str) -> Option<Status> {
-    match text.trim() {
-        "Pending" => Some(Status::Pending),
-        "In Progress" => Some(Status::InProgress),
-        "Done" => Some(Status::Completed),
-        other => Status::parse(other),
-    }
+    let text = text.trim();
+    CORE_STATUSES
+        .iter()
+        .find(|(_, name)| *name == text)
+        .map(|(status, _)| *status)
+        .or_else(|| Status::parse(text))
 }
 
 fn time(bad: &mut Violations, field: &str, text: Option<&str>) -> Option<DateTime<Utc>> {
@@ -137,7 +155,7 @@ pub async fn work_queue(
                     "id": task.id,
                     "pon_id": task.pon_id,
                     "step": task.step,
-                    "status": task.status,
+                    "status": core_status(task.status()),
                     "sla_due_at": task.sla_due_at.map(|due| due.to_rfc3339()),
                 })
             })

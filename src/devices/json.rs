@@ -162,6 +162,15 @@ pub fn time(value: Option<chrono::DateTime<chrono::Utc>>) -> Value {
     })
 }
 
+/// An optional text of the core API (FastAPI's `Optional[str]`): null when absent, not `""`.
+pub fn absent_is_null(text: &str) -> Value {
+    if text.is_empty() {
+        Value::Null
+    } else {
+        json!(text)
+    }
+}
+
 /// The device as the old API returned it.
 pub fn document(device: &Model, dialect: Dialect) -> Value {
     match dialect {
@@ -169,12 +178,12 @@ pub fn document(device: &Model, dialect: Dialect) -> Value {
             "id": device.id,
             "name": device.name,
             "role": device.r#type,
-            "vendor": device.vendor,
-            "model": device.model,
-            "serial": device.serial,
-            "mgmt_ip": device.mgmt_ip,
-            "site": device.site,
-            "ward": device.ward,
+            "vendor": absent_is_null(&device.vendor),
+            "model": absent_is_null(&device.model),
+            "serial": absent_is_null(&device.serial),
+            "mgmt_ip": absent_is_null(&device.mgmt_ip),
+            "site": absent_is_null(&device.site),
+            "ward": absent_is_null(&device.ward),
             "pon_id": device.pon_id,
             "status": device.status,
             "lat": device.lat,

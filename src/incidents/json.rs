@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::model::{Category, ClosurePhoto, Model};
 use super::service::{Closure, IncidentDraft};
-use crate::devices::json::{Dialect, Reader, time};
+use crate::devices::json::{Dialect, Reader, absent_is_null, time};
 use crate::error::AppResult;
 
 fn key(dialect: Dialect, core: &'static str, legacy: &'static str) -> &'static str {
@@ -102,7 +102,7 @@ pub fn document(row: &Model, dialect: Dialect) -> Value {
             "title": row.title,
             "severity": row.severity,
             "category": row.category().core_name(),
-            "description": row.description,
+            "description": absent_is_null(&row.description),
             "pon_id": row.pon_id,
             "device_id": row.device_id,
             "nms_ref": (!row.nms_source.is_empty())
@@ -112,8 +112,8 @@ pub fn document(row: &Model, dialect: Dialect) -> Value {
             "ack_at": time(row.acknowledged_at),
             "resolved_at": time(row.resolved_at),
             "closed_at": time(row.closed_at),
-            "root_cause": row.root_cause,
-            "fix_code": row.fix_code,
+            "root_cause": absent_is_null(&row.root_cause),
+            "fix_code": absent_is_null(&row.fix_code),
             "assigned_org_id": row.assigned_org_id,
             "severity_sla_minutes": (row.restore_by - row.opened_at).num_minutes(),
             "due_at": time(Some(row.restore_by)),

@@ -10,7 +10,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -23,14 +23,14 @@ use crate::pons::model as pon;
 use crate::storage::Storage;
 use crate::storage::cache::Cache;
 use crate::storage::mail::{Mail, Mailer};
+use crate::tasks::due::end_of_day;
 use crate::tasks::model::{self as task, Status};
 
 /// The cache lock that lets one replica scan at a time.
 pub const LOCK_KEY: &str = "jobs:sla-scan";
 /// Longest a crashed scan can keep the others out.
 const LOCK_TTL: Duration = Duration::from_secs(300);
-/// The zone of a tenant whose `time_zone` is not a known IANA name.
-pub const DEFAULT_TIME_ZONE: Tz = chrono_tz::Africa::Johannesburg;
+pub use crate::tasks::due::DEFAULT_TIME_ZONE;
 
 /// What one scan did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -91,16 +91,14 @@ impl SlaScan {
 
     async fn scan(&self, now: DateTime<Utc>) -> anyhow::Result<ScanReport> {
         let open = Status::OPEN.map(Status::as_str);
-        // Only targets inside the warning window or past. A due date's target (the end of that
-        // day in some zone) is after 00:00 UTC of that day, so it is in the window only when
-        // the day is not after the horizon's UTC date.
+        // Only targets inside the warning window or past.
         let horizon = now + self.warn_before;
         let near = Condition::any()
             .add(task::Column::SlaDueAt.lte(horizon))
             .add(
                 Condition::all()
                     .add(task::Column::SlaDueAt.is_null())
-                    .add(task::Column::DueDate.lte(horizon.date_naive())),
+                    .add(task::Column::DueAt.lte(horizon)),
             );
         let open_with_work_left = Condition::all()
             .add(task::Column::Status.is_in(open))
@@ -265,14 +263,12 @@ impl SlaScan {
     }
 }
 
-/// When the task's SLA runs out: its SLA due time, else the end of its due date in `zone`.
+/// When the task's SLA runs out: its SLA due time, else its due time (a row stored before due
+/// times were kept: the end of its due date in `zone`).
 fn target_of(task: &task::Model, zone: Tz) -> Option<DateTime<Utc>> {
-    if let Some(due) = task.sla_due_at {
-        return Some(due);
-    }
-    let next_midnight = task.due_date?.succ_opt()?.and_hms_opt(0, 0, 0)?;
-    let local = zone.from_local_datetime(&next_midnight).earliest()?;
-    Some(local.with_timezone(&Utc))
+    task.sla_due_at
+        .or(task.due_at)
+        .or_else(|| end_of_day(task.due_date?, zone))
 }
 
 /// The legacy mail: subject, four lines and a trailing newline, the due time in `zone`.
@@ -327,7 +323,7 @@ fn dedup<T: Eq + Hash + Clone>(values: Vec<T>) -> Vec<T> {
 
 #[cfg(test)]
 mod tests {
-    use chrono::NaiveDate;
+    use chrono::{NaiveDate, TimeZone};
 
     use super::*;
 
@@ -348,6 +344,7 @@ mod tests {
             organization_id: None,
             created_by: Some(creator),
             due_date,
+            due_at: due_date.and_then(|day| end_of_day(day, DEFAULT_TIME_ZONE)),
             estimated_hours: None,
             actual_hours: None,
             notes: String::new(),

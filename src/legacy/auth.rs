@@ -14,7 +14,6 @@ use super::{
 use crate::auth::Role;
 use crate::error::AppError;
 use crate::identity::service::{NewUser, Session, normalize_email};
-use crate::rpc;
 
 pub fn routes() -> axum::Router<LegacyState> {
     axum::Router::new()
@@ -44,7 +43,10 @@ async fn register(State(state): State<LegacyState>, body: Bytes) -> LegacyResult
         errors.push(field_error(
             "password",
             body.get("password"),
-            "Please enter a password with 8 or more characters",
+            &format!(
+                "Please enter a password with {} or more characters",
+                crate::auth::passwords::MIN_PASSWORD_CHARS
+            ),
         ));
     }
     let role =
@@ -137,7 +139,7 @@ async fn login(
 }
 
 async fn me(State(state): State<LegacyState>, headers: HeaderMap) -> Result<Response, LegacyError> {
-    let ctx = authorize(&state, rpc!("AuthService/Me"), &headers).await?;
+    let ctx = authorize(&state, super::access::AUTH_USER, &headers).await?;
     let user = state
         .identity
         .me(&ctx)

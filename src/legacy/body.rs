@@ -1,7 +1,7 @@
 //! Reading Express JSON bodies field by field, collecting express-validator style errors
 //! (`{type, value, msg, path, location}`) so that every bad field is reported at once.
 
-use chrono::{DateTime, NaiveDate};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -95,6 +95,17 @@ impl<'a> BodyReader<'a> {
         parsed
     }
 
+    /// A due time as Mongo kept it: a date-time (ISO-8601 with offset) is the instant, a day
+    /// alone stays a day (the service takes it as the end of that day in the tenant's zone).
+    pub fn due(&mut self, key: &str, required: bool, msg: &str) -> Due {
+        if let Some(Value::String(text)) = self.body.get(key)
+            && let Ok(at) = DateTime::parse_from_rfc3339(text.trim())
+        {
+            return Due::At(at.to_utc());
+        }
+        self.day(key, required, msg).map_or(Due::None, Due::Day)
+    }
+
     /// A record id; `null` or `""` is `Some(None)` (cleared), absent is None.
     pub fn id(&mut self, key: &str, msg: &str) -> Option<Option<Uuid>> {
         match self.body.get(key)? {
@@ -148,6 +159,13 @@ impl<'a> BodyReader<'a> {
 }
 
 /// `2024-01-15`, or a date-time with offset (its UTC day).
+/// A due time read by [`BodyReader::due`].
+pub enum Due {
+    None,
+    Day(NaiveDate),
+    At(DateTime<Utc>),
+}
+
 fn parse_day(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()

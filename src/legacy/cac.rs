@@ -17,7 +17,6 @@ use super::{
 use crate::certificates::service::CertificateDraft;
 use crate::error::AppError;
 use crate::photos::model::certificate;
-use crate::rpc;
 
 pub fn routes() -> axum::Router<LegacyState> {
     axum::Router::new().route("/api/cac", get(list).post(create))
@@ -87,12 +86,7 @@ fn pon_id(value: Option<&Value>) -> Result<uuid::Uuid, LegacyError> {
 }
 
 async fn create(State(state): State<LegacyState>, headers: HeaderMap, body: Bytes) -> LegacyResult {
-    let ctx = authorize(
-        &state,
-        rpc!("CertificateService/CreateCertificate"),
-        &headers,
-    )
-    .await?;
+    let ctx = authorize(&state, super::access::CAC_CREATE, &headers).await?;
     let body = body_object(&body);
     let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_string);
     let number = |key: &str| body.get(key).and_then(Value::as_f64);
@@ -128,12 +122,7 @@ async fn list(
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> LegacyResult {
-    let ctx = authorize(
-        &state,
-        rpc!("CertificateService/ListCertificates"),
-        &headers,
-    )
-    .await?;
+    let ctx = authorize(&state, super::access::CAC_LIST, &headers).await?;
     let pon_id = pon_id(query.pon_id.map(Value::String).as_ref())?;
     let certificates = crate::paging::collect_pages(|token| {
         let (ctx, state) = (&ctx, &state);

@@ -2,6 +2,7 @@
 //! services that reproduce its JSON (`_id`, camelCase, `{message}` and `{errors:[...]}`
 //! bodies). No business logic lives here.
 
+mod access;
 mod auth;
 mod body;
 mod cac;
@@ -124,9 +125,13 @@ impl LegacyError {
             // The Express app answered duplicates with 400.
             Reason::AlreadyExists => message(StatusCode::BAD_REQUEST, "User already exists"),
             Reason::RateLimited => message(status, "Too many requests, please try again later"),
-            Reason::FailedPrecondition | Reason::EvidenceMissing => {
-                message(StatusCode::BAD_REQUEST, &err.client_message())
-            }
+            // Express's words for completing an evidence-required task without photos.
+            Reason::EvidenceMissing => message(
+                StatusCode::BAD_REQUEST,
+                "Evidence photos required before marking as completed",
+            ),
+            // Rules Express did not have (task moves, dependencies): our own words.
+            Reason::FailedPrecondition => message(StatusCode::BAD_REQUEST, &err.client_message()),
             Reason::Unavailable => {
                 message(status, "Service temporarily unavailable, please try again")
             }

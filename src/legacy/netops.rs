@@ -17,7 +17,6 @@ use crate::error::AppError;
 use crate::incidents::json as incident_json;
 use crate::incidents::model::Status;
 use crate::incidents::service::IncidentFilter;
-use crate::rpc;
 
 pub fn routes() -> axum::Router<LegacyState> {
     axum::Router::new()
@@ -86,7 +85,7 @@ async fn list_devices(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("DeviceService/ListDevices"), &headers).await?;
+    let ctx = authorize(&state, super::access::DEVICES_LIST, &headers).await?;
     let Ok(pon_id) = query_id(&query, "pon") else {
         return Ok(Json(json!([])).into_response());
     };
@@ -118,7 +117,7 @@ async fn create_device(
     headers: HeaderMap,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("DeviceService/CreateDevice"), &headers).await?;
+    let ctx = authorize(&state, super::access::DEVICES_CREATE, &headers).await?;
     let fail = |err| invalid(err, "Invalid device payload", DEVICE_NOT_FOUND);
     let (draft, _) = device_json::draft(&body_object(&body), Dialect::Legacy).map_err(fail)?;
     let device = state.devices.create(&ctx, draft).await.map_err(fail)?;
@@ -130,7 +129,7 @@ async fn read_device(
     headers: HeaderMap,
     Path(device): Path<String>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("DeviceService/GetDevice"), &headers).await?;
+    let ctx = authorize(&state, super::access::DEVICES_READ, &headers).await?;
     let device = state
         .devices
         .get(&ctx, id(&device, DEVICE_NOT_FOUND)?)
@@ -145,7 +144,7 @@ async fn update_device(
     Path(device): Path<String>,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("DeviceService/UpdateDevice"), &headers).await?;
+    let ctx = authorize(&state, super::access::DEVICES_UPDATE, &headers).await?;
     let device_id = id(&device, DEVICE_NOT_FOUND)?;
     let fail = |err| invalid(err, "Invalid update payload", DEVICE_NOT_FOUND);
     let (draft, present) =
@@ -165,7 +164,7 @@ async fn delete_device(
     headers: HeaderMap,
     Path(device): Path<String>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("DeviceService/DeleteDevice"), &headers).await?;
+    let ctx = authorize(&state, super::access::DEVICES_DELETE, &headers).await?;
     state
         .devices
         .delete(&ctx, id(&device, DEVICE_NOT_FOUND)?)
@@ -179,7 +178,7 @@ async fn list_incidents(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("IncidentService/ListIncidents"), &headers).await?;
+    let ctx = authorize(&state, super::access::INCIDENTS_LIST, &headers).await?;
     let (Ok(pon_id), Ok(device_id)) = (query_id(&query, "pon"), query_id(&query, "device")) else {
         return Ok(Json(json!([])).into_response());
     };
@@ -227,7 +226,7 @@ async fn create_incident(
     headers: HeaderMap,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("IncidentService/CreateIncident"), &headers).await?;
+    let ctx = authorize(&state, super::access::INCIDENTS_CREATE, &headers).await?;
     let fail = |err| invalid(err, "Invalid incident payload", INCIDENT_NOT_FOUND);
     let (draft, _) = incident_json::draft(&body_object(&body), Dialect::Legacy).map_err(fail)?;
     let incident = state.incidents.create(&ctx, draft).await.map_err(fail)?;
@@ -239,7 +238,7 @@ async fn read_incident(
     headers: HeaderMap,
     Path(incident): Path<String>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("IncidentService/GetIncident"), &headers).await?;
+    let ctx = authorize(&state, super::access::INCIDENTS_READ, &headers).await?;
     let incident = state
         .incidents
         .get(&ctx, id(&incident, INCIDENT_NOT_FOUND)?)
@@ -256,7 +255,7 @@ async fn update_incident(
     Path(incident): Path<String>,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("IncidentService/TransitionIncident"), &headers).await?;
+    let ctx = authorize(&state, super::access::INCIDENTS_MOVE, &headers).await?;
     let incident_id = id(&incident, INCIDENT_NOT_FOUND)?;
     let body = body_object(&body);
     let fail = |err| invalid(err, "Invalid update", INCIDENT_NOT_FOUND);
@@ -290,7 +289,7 @@ async fn update_incident(
         .filter(|field| field != "opened_at")
         .collect();
     if !descriptive.is_empty() {
-        authorize(&state, rpc!("IncidentService/UpdateIncident"), &headers).await?;
+        authorize(&state, super::access::INCIDENTS_UPDATE, &headers).await?;
         current = state
             .incidents
             .update(&ctx, incident_id, draft, &descriptive)
@@ -315,7 +314,7 @@ async fn close_incident(
     Path(incident): Path<String>,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("IncidentService/CloseIncident"), &headers).await?;
+    let ctx = authorize(&state, super::access::INCIDENTS_CLOSE, &headers).await?;
     let incident_id = id(&incident, INCIDENT_NOT_FOUND)?;
     state
         .incidents
@@ -351,7 +350,7 @@ async fn close_incident(
 
 /// `{uptimeByWard:[{ward, uptime}], mttrHours, repeatFaultDevices}` over the last 30 days.
 async fn ops_report(State(state): State<LegacyState>, headers: HeaderMap) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("IncidentService/GetOpsReport"), &headers).await?;
+    let ctx = authorize(&state, super::access::REPORTS_OPS, &headers).await?;
     let report = state
         .incidents
         .ops_report(&ctx, 30)

@@ -17,7 +17,6 @@ use super::{LegacyError, LegacyResult, LegacyState, authorize, express_date, fie
 use crate::error::{AppError, Violations};
 use crate::optical::model::{Direction, Source, reading};
 use crate::optical::service::{Candidate, ReadingDraft, ReadingFilter};
-use crate::rpc;
 
 pub fn routes() -> axum::Router<LegacyState> {
     axum::Router::new()
@@ -167,12 +166,7 @@ fn service_name(field: &str) -> &str {
 
 /// `POST /api/optics/ingest`: `{inserted, rejected, errors: [{index, errors: [...]}]}`.
 async fn ingest(State(state): State<LegacyState>, headers: HeaderMap, body: Bytes) -> LegacyResult {
-    let ctx = authorize(
-        &state,
-        rpc!("OpticalService/IngestOpticalReadings"),
-        &headers,
-    )
-    .await?;
+    let ctx = authorize(&state, super::access::OPTICS_INGEST, &headers).await?;
     let readings = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Array(items)) => items,
         Ok(item @ Value::Object(_)) => vec![item],
@@ -308,7 +302,7 @@ async fn list(
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("OpticalService/ListOpticalReadings"), &headers).await?;
+    let ctx = authorize(&state, super::access::OPTICS_LIST, &headers).await?;
     let filter = query_filter(&params, 7)?;
     let rows = state
         .optical
@@ -324,7 +318,7 @@ async fn evaluate(
     headers: HeaderMap,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("OpticalService/EvaluateOptical"), &headers).await?;
+    let ctx = authorize(&state, super::access::OPTICS_EVALUATE, &headers).await?;
     let body = super::body_object(&body);
     let mut params = HashMap::new();
     for key in ["pon", "onuId", "days"] {

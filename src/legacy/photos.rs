@@ -16,7 +16,6 @@ use crate::error::{AppError, Reason};
 use crate::photos::model::photo;
 use crate::photos::multipart::{self, Multipart};
 use crate::photos::service::{UploadRequest, refuses_bytes};
-use crate::rpc;
 
 pub fn routes() -> axum::Router<LegacyState> {
     axum::Router::new()
@@ -79,7 +78,7 @@ async fn upload(
     Path(task): Path<String>,
     body: Body,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("PhotoService/UploadPhoto"), &headers).await?;
+    let ctx = authorize(&state, super::access::PHOTOS_UPLOAD, &headers).await?;
     let task_id = task_id(&task)?;
     let Ok(boundary) = multipart::boundary(&headers) else {
         return Err(message(StatusCode::BAD_REQUEST, "No file uploaded"));
@@ -118,7 +117,7 @@ async fn list(
     headers: HeaderMap,
     Path(task): Path<String>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("PhotoService/ListPhotos"), &headers).await?;
+    let ctx = authorize(&state, super::access::PHOTOS_LIST, &headers).await?;
     let task_id = task_id(&task)?;
     let mut documents = Vec::new();
     let mut token = String::new();
@@ -160,7 +159,7 @@ async fn file(
     headers: HeaderMap,
     Path(name): Path<String>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("PhotoService/GetPhotoDownloadUrl"), &headers).await?;
+    let ctx = authorize(&state, super::access::PHOTOS_FILE, &headers).await?;
     let stem = name.split_once('.').map_or(name.as_str(), |(stem, _)| stem);
     let id = Uuid::parse_str(stem).map_err(|_| message(StatusCode::NOT_FOUND, "File not found"))?;
     let (url, _) = state

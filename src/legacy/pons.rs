@@ -18,7 +18,6 @@ use crate::context::RequestContext;
 use crate::error::AppError;
 use crate::pons::model::{Equipment, EquipmentStatus, Model, PonStatus};
 use crate::pons::service::{PonDraft, PonFilter};
-use crate::rpc;
 use crate::tasks::service::TaskFilter;
 
 const NOT_FOUND: &str = "PON not found";
@@ -173,7 +172,7 @@ pub async fn visible_pons(
 }
 
 async fn list(State(state): State<LegacyState>, headers: HeaderMap) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("PonService/ListPons"), &headers).await?;
+    let ctx = authorize(&state, super::access::PONS_LIST, &headers).await?;
     let pons = visible_pons(&state, &ctx).await?;
     Ok(Json(pon_documents(&state, &ctx, &pons, &["name", "email"]).await?).into_response())
 }
@@ -185,7 +184,7 @@ async fn read(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("PonService/GetPon"), &headers).await?;
+    let ctx = authorize(&state, super::access::PONS_READ, &headers).await?;
     let pon = state
         .pons
         .get_or_denied(&ctx, legacy_id(&id, NOT_FOUND)?)
@@ -362,7 +361,7 @@ async fn populated(state: &LegacyState, ctx: &RequestContext, pon: &Model) -> Le
 
 /// The caller becomes the project manager, as in the Express API.
 async fn create(State(state): State<LegacyState>, headers: HeaderMap, body: Bytes) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("PonService/CreatePon"), &headers).await?;
+    let ctx = authorize(&state, super::access::PONS_CREATE, &headers).await?;
     let (mut draft, _) = read_draft(&body_object(&body), true)?;
     // Only PUT sets the status, progress and geofence centre.
     draft.project_manager_id = ctx.user_id();
@@ -382,7 +381,7 @@ async fn update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("PonService/UpdatePon"), &headers).await?;
+    let ctx = authorize(&state, super::access::PONS_UPDATE, &headers).await?;
     let id = legacy_id(&id, NOT_FOUND)?;
     let current = state.pons.get_or_denied(&ctx, id).await.map_err(failed)?;
     let (draft, named) = read_draft(&body_object(&body), false)?;
@@ -405,7 +404,7 @@ async fn remove(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("PonService/DeletePon"), &headers).await?;
+    let ctx = authorize(&state, super::access::PONS_DELETE, &headers).await?;
     let id = legacy_id(&id, NOT_FOUND)?;
     state.pons.get_or_denied(&ctx, id).await.map_err(failed)?;
     state.photos.delete_pon(&ctx, id).await.map_err(failed)?;
@@ -418,7 +417,7 @@ async fn progress(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("PonService/GetPon"), &headers).await?;
+    let ctx = authorize(&state, super::access::PONS_READ, &headers).await?;
     let id = legacy_id(&id, NOT_FOUND)?;
     state
         .tasks

@@ -12,7 +12,6 @@ use super::pons::pon_documents;
 use super::tasks::task_documents;
 use super::{LegacyError, LegacyResult, LegacyState, authorize, message};
 use crate::reports::service::PON_CSV_FILENAME;
-use crate::rpc;
 
 /// The fields of the old `/reports/pons` projection (managers are populated).
 const PON_FIELDS: &[&str] = &[
@@ -68,7 +67,7 @@ fn projected(mut document: Value, fields: &[&str]) -> Value {
 }
 
 async fn dashboard(State(state): State<LegacyState>, headers: HeaderMap) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("ReportService/GetDashboard"), &headers).await?;
+    let ctx = authorize(&state, super::access::REPORTS_DASHBOARD, &headers).await?;
     let counts = state.reports.dashboard(&ctx).await.map_err(failed)?;
     Ok(Json(json!({
         "pons": {
@@ -88,7 +87,7 @@ async fn dashboard(State(state): State<LegacyState>, headers: HeaderMap) -> Lega
 }
 
 async fn pons(State(state): State<LegacyState>, headers: HeaderMap) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("ReportService/ListPonReports"), &headers).await?;
+    let ctx = authorize(&state, super::access::REPORTS_PONS, &headers).await?;
     let pons = state.reports.pons(&ctx).await.map_err(failed)?;
     let documents = pon_documents(&state, &ctx, &pons, &["name", "email"]).await?;
     Ok(Json(
@@ -101,7 +100,7 @@ async fn pons(State(state): State<LegacyState>, headers: HeaderMap) -> LegacyRes
 }
 
 async fn tasks(State(state): State<LegacyState>, headers: HeaderMap) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("ReportService/ListTaskReports"), &headers).await?;
+    let ctx = authorize(&state, super::access::REPORTS_TASKS, &headers).await?;
     let tasks = state.reports.tasks(&ctx).await.map_err(failed)?;
     let documents = task_documents(&state, &ctx, &tasks, false).await?;
     Ok(Json(
@@ -125,7 +124,7 @@ async fn export(
     headers: HeaderMap,
     Path(kind): Path<String>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("ReportService/ExportPons"), &headers).await?;
+    let ctx = authorize(&state, super::access::REPORTS_EXPORT, &headers).await?;
     if kind != "pons" {
         return Err(message(StatusCode::BAD_REQUEST, "Invalid export type"));
     }

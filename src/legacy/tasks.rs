@@ -13,15 +13,14 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::body::BodyReader;
+use super::body::{BodyReader, Due};
 use super::{
-    LegacyError, LegacyResult, LegacyState, Users, authorize, body_object, express_date,
-    express_day, legacy_id, message, populated_user, renamed, users_named,
+    LegacyError, LegacyResult, LegacyState, Users, authorize, body_object, express_date, legacy_id,
+    message, populated_user, renamed, users_named,
 };
 use crate::context::RequestContext;
 use crate::error::AppError;
 use crate::pons::model as pon;
-use crate::rpc;
 use crate::tasks::model::{self, Status, legacy_type};
 use crate::tasks::service::{TaskDraft, TaskFilter, Transition};
 
@@ -106,8 +105,8 @@ pub fn task_document(
     if let Some(completed) = task.completed_at {
         put("completedDate", json!(express_date(completed)));
     }
-    if let Some(due) = task.due_date {
-        put("dueDate", json!(express_day(due)));
+    if let Some(due) = task.due_at {
+        put("dueDate", json!(express_date(due)));
     }
     if let Some(hours) = task.estimated_hours {
         put("estimatedHours", json!(hours));
@@ -118,10 +117,7 @@ pub fn task_document(
     put("evidenceRequired", json!(task.evidence_required));
     put("evidencePhotos", json!([]));
     let mut sla = json!({"enabled": true});
-    let target = task
-        .sla_due_at
-        .map(express_date)
-        .or(task.due_date.map(express_day));
+    let target = task.sla_due_at.or(task.due_at).map(express_date);
     for (key, value) in [
         ("targetAt", target),
         (
@@ -197,9 +193,9 @@ pub async fn all_tasks(
     state.tasks.list_all(ctx, filter).await.map_err(failed)
 }
 
-/// By due date, unset first (as Mongo sorts), then by id.
+/// By due time, unset first (as Mongo sorts), then by id.
 pub fn by_due_date(tasks: &mut [model::Model]) {
-    tasks.sort_by_key(|task| (task.due_date, task.id));
+    tasks.sort_by_key(|task| (task.due_at, task.id));
 }
 
 /// Filters `status`, `type`, `pon` and `breached=true`; by due date.
@@ -208,7 +204,7 @@ async fn list(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("TaskService/ListTasks"), &headers).await?;
+    let ctx = authorize(&state, super::access::TASKS_LIST, &headers).await?;
     let status = match query.get("status") {
         Some(text) => Some(
             Status::parse(text)
@@ -254,7 +250,11 @@ fn read_draft(body: &Map<String, Value>) -> Result<TaskDraft, LegacyError> {
     }
     let pon_id = reader.required_id("pon", "Valid PON ID is required");
     let assignee = reader.required_id("assignedTo", "Valid assignee ID is required");
-    let due_date = reader.day("dueDate", true, "Valid due date is required");
+    let (due_date, due_at) = match reader.due("dueDate", true, "Valid due date is required") {
+        Due::None => (None, None),
+        Due::Day(day) => (Some(day), None),
+        Due::At(at) => (None, Some(at)),
+    };
     // The old API stored any status sent; here every task starts pending and then moves
     // through the state machine.
     if reader.has("status") && reader.raw("status") != Some(&json!("pending")) {
@@ -295,6 +295,7 @@ fn read_draft(body: &Map<String, Value>) -> Result<TaskDraft, LegacyError> {
         assignee_id: assignee,
         organization_id,
         due_date,
+        due_at,
         estimated_hours: reader.number("estimatedHours", "Estimated hours must be a number"),
         actual_hours: reader.number("actualHours", "Actual hours must be a number"),
         notes: reader
@@ -314,7 +315,7 @@ fn read_draft(body: &Map<String, Value>) -> Result<TaskDraft, LegacyError> {
 
 /// Creates a task on a PON that the caller manages (or any, as an admin).
 async fn create(State(state): State<LegacyState>, headers: HeaderMap, body: Bytes) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("TaskService/CreateTask"), &headers).await?;
+    let ctx = authorize(&state, super::access::TASKS_CREATE, &headers).await?;
     let draft = read_draft(&body_object(&body))?;
     if let Some(pon_id) = draft.pon_id {
         state
@@ -341,7 +342,7 @@ async fn set_status(
     Path(id): Path<String>,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("TaskService/TransitionTask"), &headers).await?;
+    let ctx = authorize(&state, super::access::TASKS_MOVE, &headers).await?;
     let status = status_of(&body_object(&body))?;
     let id = legacy_id(&id, NOT_FOUND)?;
     let change = Transition {
@@ -382,7 +383,7 @@ async fn update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("TaskService/TransitionTask"), &headers).await?;
+    let ctx = authorize(&state, super::access::TASKS_MOVE, &headers).await?;
     let body = body_object(&body);
     let status = status_of(&body)?;
     let id = legacy_id(&id, NOT_FOUND)?;

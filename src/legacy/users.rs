@@ -11,7 +11,6 @@ use serde_json::Value;
 use super::{LegacyError, LegacyResult, LegacyState, authorize, body_object, user_document};
 use crate::identity::model::user::Profile;
 use crate::identity::service::UserChanges;
-use crate::rpc;
 
 pub fn routes() -> axum::Router<LegacyState> {
     axum::Router::new()
@@ -22,7 +21,7 @@ pub fn routes() -> axum::Router<LegacyState> {
 const NOT_FOUND: &str = "User not found";
 
 async fn list(State(state): State<LegacyState>, headers: HeaderMap) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("UserService/ListUsers"), &headers).await?;
+    let ctx = authorize(&state, super::access::USERS_LIST, &headers).await?;
     let mut users = crate::paging::collect_pages(|token| {
         let (ctx, state) = (&ctx, &state);
         async move {
@@ -48,7 +47,7 @@ async fn read(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("UserService/GetUser"), &headers).await?;
+    let ctx = authorize(&state, super::access::USERS_READ, &headers).await?;
     let user = state
         .identity
         .get_user(&ctx, user_id(&id)?)
@@ -65,7 +64,7 @@ async fn update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> LegacyResult {
-    let ctx = authorize(&state, rpc!("UserService/UpdateUser"), &headers).await?;
+    let ctx = authorize(&state, super::access::USERS_UPDATE, &headers).await?;
     let id = user_id(&id)?;
     let body = body_object(&body);
     let current = state

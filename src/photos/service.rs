@@ -12,7 +12,6 @@ pub use geofencing::GeofenceView;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use futures::StreamExt;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -30,15 +29,13 @@ use crate::clock::Clock;
 use crate::config::PhotoConfig;
 use crate::context::RequestContext;
 use crate::error::{AppError, AppResult, FieldViolation};
-use crate::identity::model::{tenant, user};
+use crate::identity::model::user;
 use crate::pons::PonService;
 use crate::storage::Objects;
 use crate::storage::objects::SignedOp;
 use crate::tasks::TaskService;
 use crate::{paging, tasks};
 
-/// The zone of a tenant whose `time_zone` is unknown.
-const DEFAULT_ZONE: Tz = chrono_tz::Africa::Johannesburg;
 const PAGE_KIND: &str = "photo";
 /// Field of every refusal of the bytes themselves.
 pub const PHOTO_FIELD: &str = "photo";
@@ -347,7 +344,10 @@ impl PhotoService {
         inspected: Inspected,
     ) -> AppResult<photo::Model> {
         let now = self.clock.now();
-        let reading = rules::reading(&inspected.exif, self.zone(ctx.tenant_id).await?);
+        let reading = rules::reading(
+            &inspected.exif,
+            crate::tasks::due::tenant_zone(&self.db, ctx.tenant_id).await?,
+        );
         let fence = self.fence(ctx.tenant_id, task.pon_id).await?;
         let verdict = rules::judge(&reading, &fence, now, self.window);
         let mut row = photo::Model {
@@ -698,15 +698,6 @@ impl PhotoService {
             query = query.filter(photo::Column::PoleNumber.eq(pole));
         }
         Ok(query.order_by_desc(photo::Column::Id).one(&self.db).await?)
-    }
-
-    /// The tenant's zone for camera times without an offset.
-    async fn zone(&self, tenant_id: Uuid) -> AppResult<Tz> {
-        let zone = tenant::Entity::find_by_id(tenant_id)
-            .one(&self.db)
-            .await?
-            .and_then(|tenant| tenant.time_zone.parse().ok());
-        Ok(zone.unwrap_or(DEFAULT_ZONE))
     }
 }
 

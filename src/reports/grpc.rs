@@ -113,6 +113,7 @@ impl v1::report_service_server::ReportService for ReportGrpc {
                     status: task.status.clone(),
                     priority: task.priority.clone(),
                     due_date: date_text(task.due_date),
+                    due_at: task.due_at.map(timestamp),
                     completed_at: task.completed_at.map(timestamp),
                     estimated_hours: task.estimated_hours,
                     actual_hours: task.actual_hours,

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::csv::{field, quoted};
@@ -38,7 +38,7 @@ pub struct TaskCounts {
     pub total: i64,
     pub completed: i64,
     pub pending: i64,
-    /// Not completed and due before today.
+    /// Not completed and past their due time.
     pub overdue: i64,
 }
 
@@ -88,7 +88,7 @@ impl ReportService {
     /// The tasks the caller may see, by due date (unset first, as the old API sorted).
     pub async fn tasks(&self, ctx: &RequestContext) -> AppResult<Vec<task::Model>> {
         let mut tasks = self.tasks.list_all(ctx, &TaskFilter::default()).await?;
-        tasks.sort_by_key(|task| (task.due_date, task.id));
+        tasks.sort_by_key(|task| (task.due_at, task.id));
         Ok(tasks)
     }
 
@@ -121,7 +121,7 @@ impl ReportService {
         let tasks = self.tasks.list_all(ctx, &TaskFilter::default()).await?;
         Ok(Dashboard {
             pons: pon_counts(&pons),
-            tasks: task_counts(&tasks, self.clock.now().date_naive()),
+            tasks: task_counts(&tasks, self.clock.now()),
         })
     }
 
@@ -154,7 +154,7 @@ fn pon_counts(pons: &[pon::Model]) -> PonCounts {
     }
 }
 
-fn task_counts(tasks: &[task::Model], today: NaiveDate) -> TaskCounts {
+fn task_counts(tasks: &[task::Model], now: DateTime<Utc>) -> TaskCounts {
     let count = |status: Status| tasks.iter().filter(|t| t.status() == status).count() as i64;
     TaskCounts {
         total: tasks.len() as i64,
@@ -162,7 +162,7 @@ fn task_counts(tasks: &[task::Model], today: NaiveDate) -> TaskCounts {
         pending: count(Status::Pending),
         overdue: tasks
             .iter()
-            .filter(|t| t.status() != Status::Completed && t.due_date.is_some_and(|d| d < today))
+            .filter(|t| t.status() != Status::Completed && t.due_at.is_some_and(|due| due < now))
             .count() as i64,
     }
 }

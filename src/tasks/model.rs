@@ -25,7 +25,10 @@ pub struct Model {
     pub assignee_id: Option<Uuid>,
     pub organization_id: Option<Uuid>,
     pub created_by: Option<Uuid>,
+    /// The day the task is due by: the date part of `due_at` in the tenant's zone.
     pub due_date: Option<Date>,
+    /// The instant the task is due (a day alone: the end of that day in the tenant's zone).
+    pub due_at: Option<DateTimeUtc>,
     pub estimated_hours: Option<f64>,
     pub actual_hours: Option<f64>,
     pub notes: String,

@@ -14,6 +14,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::due;
 use super::evidence::EvidenceGate;
 use super::model::{self, PRIORITIES, STEPS, Status, canonical_step, default_sla_minutes};
 use super::progress;
@@ -43,7 +44,10 @@ pub struct TaskDraft {
     pub priority: String,
     pub assignee_id: Option<Uuid>,
     pub organization_id: Option<Uuid>,
+    /// A day alone: due by the end of that day in the tenant's zone.
     pub due_date: Option<NaiveDate>,
+    /// The instant the task is due; when set it wins over `due_date`.
+    pub due_at: Option<DateTime<Utc>>,
     pub estimated_hours: Option<f64>,
     pub actual_hours: Option<f64>,
     pub notes: String,
@@ -61,6 +65,7 @@ pub const TASK_FIELDS: &[&str] = &[
     "assignee_id",
     "organization_id",
     "due_date",
+    "due_at",
     "estimated_hours",
     "actual_hours",
     "notes",
@@ -164,6 +169,7 @@ impl TaskService {
             organization_id: None,
             created_by: ctx.user_id(),
             due_date: None,
+            due_at: None,
             estimated_hours: None,
             actual_hours: None,
             notes: String::new(),
@@ -181,6 +187,11 @@ impl TaskService {
             updated_at: now,
         };
         apply(&mut row, &draft, TASK_FIELDS)?;
+        settle_due(
+            &mut row,
+            TASK_FIELDS,
+            due::tenant_zone(&self.db, ctx.tenant_id).await?,
+        );
         validate(&row)?;
         self.check_references(ctx, &row).await?;
         if !crate::pons::service::visible_to(&self.db, ctx, row.pon_id).await? {
@@ -278,6 +289,13 @@ impl TaskService {
         let before = self.get(ctx, id).await?;
         let mut row = before.clone();
         apply(&mut row, &draft, &fields)?;
+        if fields.iter().any(|field| field.starts_with("due_")) {
+            settle_due(
+                &mut row,
+                &fields,
+                due::tenant_zone(&self.db, ctx.tenant_id).await?,
+            );
+        }
         validate(&row)?;
         self.check_references(ctx, &row).await?;
         self.replace(ctx, "update", &before, row).await
@@ -318,6 +336,10 @@ impl TaskService {
         let now = self.clock.now();
         let from = before.status();
         let to = change.status;
+        // A move to the status the task already has changes nothing (the old apps took it).
+        if from == to {
+            return Ok(before);
+        }
         let held_from = before.held_from.as_deref().and_then(Status::parse);
         if !from.may_become(to, held_from) {
             return Err(AppError::FailedPrecondition(format!(
@@ -790,6 +812,7 @@ fn snapshot(row: &model::Model) -> Value {
         "assignee_id": row.assignee_id,
         "organization_id": row.organization_id,
         "due_date": row.due_date,
+        "due_at": row.due_at,
         "estimated_hours": row.estimated_hours,
         "actual_hours": row.actual_hours,
         "dependencies": row.dependencies(),
@@ -857,6 +880,7 @@ fn apply(row: &mut model::Model, draft: &TaskDraft, fields: &[&str]) -> AppResul
             "assignee_id" => row.assignee_id = draft.assignee_id,
             "organization_id" => row.organization_id = draft.organization_id,
             "due_date" => row.due_date = draft.due_date,
+            "due_at" => row.due_at = draft.due_at,
             "estimated_hours" => row.estimated_hours = draft.estimated_hours,
             "actual_hours" => row.actual_hours = draft.actual_hours,
             "notes" => row.notes = draft.notes.trim().to_string(),
@@ -870,6 +894,17 @@ fn apply(row: &mut model::Model, draft: &TaskDraft, fields: &[&str]) -> AppResul
         }
     }
     Ok(())
+}
+
+/// Makes the two forms of the due time agree after `fields` were applied: a due instant sets
+/// the day, a day alone sets the instant to the end of that day in `zone`.
+fn settle_due(row: &mut model::Model, fields: &[&str], zone: chrono_tz::Tz) {
+    let names = |name: &str| fields.contains(&name);
+    if names("due_at") && (row.due_at.is_some() || !names("due_date")) {
+        row.due_date = row.due_at.map(|at| due::day_of(at, zone));
+    } else if names("due_date") {
+        row.due_at = row.due_date.and_then(|day| due::end_of_day(day, zone));
+    }
 }
 
 fn validate(row: &model::Model) -> AppResult<()> {

@@ -43,13 +43,43 @@ fn text(body: &Value, paths: &[&str]) -> Option<String> {
     })
 }
 
-/// The field is a scalar when present.
-fn scalar(body: &Value, field: &'static str) -> Result<(), FieldError> {
-    match body.get(field) {
-        Some(Value::Object(_) | Value::Array(_)) => {
-            Err((field, "must be a string or a number".into()))
+/// The value at a dotted path, if every step is there.
+fn at<'a>(body: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(body, |value, key| value.get(key))
+}
+
+/// Each of the (dotted) fields is a string, number or boolean when present.
+fn scalars(body: &Value, fields: &[&'static str]) -> Result<(), FieldError> {
+    for field in fields {
+        if let Some(Value::Object(_) | Value::Array(_)) = at(body, field) {
+            return Err((field, "must be a string or a number".into()));
         }
-        _ => Ok(()),
+    }
+    Ok(())
+}
+
+/// Each of the fields is an object when present (the nested payload forms).
+fn objects(body: &Value, fields: &[&'static str]) -> Result<(), FieldError> {
+    for field in fields {
+        match body.get(*field) {
+            None | Some(Value::Null | Value::Object(_)) => {}
+            Some(_) => return Err((field, "must be an object".into())),
+        }
+    }
+    Ok(())
+}
+
+/// An alert must say what failed: a host, an IP, a serial or a trigger (rule) name; a clear
+/// may name only the event it clears.
+fn identified(parsed: &Parsed, trigger: bool, host_field: &'static str) -> Result<(), FieldError> {
+    let named = parsed.host.is_some() || parsed.ip.is_some() || parsed.serial.is_some();
+    if named || trigger || (parsed.recovery && parsed.event_id.is_some()) {
+        Ok(())
+    } else {
+        Err((
+            host_field,
+            "the alert names no host, IP, serial or trigger; send at least one".into(),
+        ))
     }
 }
 
@@ -124,12 +154,37 @@ fn is_recovery_state(state: &str) -> bool {
 /// LibreNMS: `hostname`, `severity`, `rule`, `alert_id`, `msg`, `state` (or the nested
 /// `alert{...}`/`device{hostname}` form). Recovery/ok states clear.
 pub fn librenms(body: &Value) -> Result<Parsed, FieldError> {
-    for field in ["hostname", "severity", "rule", "alert_id", "msg", "state"] {
-        scalar(body, field)?;
-    }
+    objects(body, &["device", "alert"])?;
+    scalars(
+        body,
+        &[
+            "hostname",
+            "severity",
+            "rule",
+            "alert_id",
+            "msg",
+            "state",
+            "host",
+            "ip",
+            "serial",
+            "name",
+            "message",
+            "id",
+            "device.hostname",
+            "device.ip",
+            "device.serial",
+            "alert.rule",
+            "alert.name",
+            "alert.state",
+            "alert.severity",
+            "alert.msg",
+            "alert.id",
+        ],
+    )?;
     let host = text(body, &["hostname", "device.hostname", "host"]);
-    let rule = text(body, &["rule", "alert.rule", "alert.name", "name"])
-        .unwrap_or_else(|| "LibreNMS Alert".into());
+    let named_rule = text(body, &["rule", "alert.rule", "alert.name", "name"]);
+    let trigger = named_rule.is_some();
+    let rule = named_rule.unwrap_or_else(|| "LibreNMS Alert".into());
     let state = text(body, &["state", "alert.state"]).unwrap_or_else(|| "alert".into());
     let severity = match text(body, &["severity", "alert.severity"])
         .unwrap_or_else(|| "critical".into())
@@ -143,7 +198,7 @@ pub fn librenms(body: &Value) -> Result<Parsed, FieldError> {
         _ => Severity::P3,
     };
     let category = classify(&rule).map_or(Category::DeviceDown, |(category, _)| category);
-    Ok(Parsed {
+    let parsed = Parsed {
         source: "LibreNMS",
         title: format!("{} {rule} {state}", host.as_deref().unwrap_or("unknown")),
         host,
@@ -155,18 +210,44 @@ pub fn librenms(body: &Value) -> Result<Parsed, FieldError> {
         description: text(body, &["msg", "alert.msg", "message"]).unwrap_or_default(),
         event_id: text(body, &["alert_id", "alert.id", "id"]),
         recovery: is_recovery_state(&state),
-    })
+    };
+    identified(&parsed, trigger, "hostname")?;
+    Ok(parsed)
 }
 
 /// Zabbix: `host` (or `host{host,ip}`), `severity` (any case), `event_id`/`eventid`, `problem`
 /// (a real boolean), `name`, `message`.
 pub fn zabbix(body: &Value) -> Result<Parsed, FieldError> {
-    for field in ["severity", "event_id", "eventid", "name", "message"] {
-        scalar(body, field)?;
-    }
+    objects(body, &["trigger"])?;
+    scalars(
+        body,
+        &[
+            "severity",
+            "event_id",
+            "eventid",
+            "name",
+            "message",
+            "hostname",
+            "ip",
+            "serial",
+            "host.host",
+            "host.ip",
+            "trigger.name",
+            "trigger.severity",
+        ],
+    )?;
     let host = text(body, &["host", "host.host", "hostname"]);
-    if host.is_none() && matches!(body.get("host"), Some(Value::Array(_))) {
-        return Err(("host", "must be a string or an object with `host`".into()));
+    let host_names_something = match body.get("host") {
+        None | Some(Value::Null) => true,
+        Some(Value::Object(_)) => host.is_some() || text(body, &["host.ip"]).is_some(),
+        Some(Value::Array(_)) => false,
+        Some(_) => true,
+    };
+    if !host_names_something {
+        return Err((
+            "host",
+            "must be a string or an object with `host` or `ip`".into(),
+        ));
     }
     let problem = match body.get("problem") {
         None | Some(Value::Null) => true,
@@ -175,7 +256,9 @@ pub fn zabbix(body: &Value) -> Result<Parsed, FieldError> {
             "must be a boolean (true/false, 1/0, \"true\"/\"false\")".to_string(),
         ))?,
     };
-    let name = text(body, &["name", "trigger.name"]).unwrap_or_else(|| "Zabbix Alert".into());
+    let named = text(body, &["name", "trigger.name"]);
+    let trigger = named.is_some();
+    let name = named.unwrap_or_else(|| "Zabbix Alert".into());
     let severity = match text(body, &["severity", "trigger.severity"])
         .unwrap_or_else(|| "average".into())
         .to_ascii_lowercase()
@@ -188,7 +271,7 @@ pub fn zabbix(body: &Value) -> Result<Parsed, FieldError> {
         _ => Severity::P3,
     };
     let category = classify(&name).map_or(Category::DeviceDown, |(category, _)| category);
-    Ok(Parsed {
+    let parsed = Parsed {
         source: "Zabbix",
         title: format!("{} {name}", host.as_deref().unwrap_or("unknown")),
         host,
@@ -200,18 +283,21 @@ pub fn zabbix(body: &Value) -> Result<Parsed, FieldError> {
         description: text(body, &["message"]).unwrap_or_default(),
         event_id: text(body, &["event_id", "eventid"]),
         recovery: !problem,
-    })
+    };
+    identified(&parsed, trigger, "host")?;
+    Ok(parsed)
 }
 
 /// The legacy hook: its own keys (`source`, `event_id`, `category`/`rule`/`trigger`, `ip`,
 /// `serial`, `pon`, `title`, `message`, ...) and also the example payloads' names (`hostname`,
 /// `alert_id`, `eventid`, `msg`, `name`); `problem: false` or a recovery `state` clears.
 pub fn legacy(body: &Value) -> Result<Parsed, FieldError> {
-    for field in [
-        "title", "host", "message", "rule", "category", "event_id", "ip", "serial",
-    ] {
-        scalar(body, field)?;
-    }
+    scalars(
+        body,
+        &[
+            "title", "host", "message", "rule", "category", "event_id", "ip", "serial",
+        ],
+    )?;
     let source = match text(body, &["source", "nms"]).map(|s| s.to_ascii_lowercase()) {
         Some(name) if name.contains("zabbix") => "Zabbix",
         Some(_) => "LibreNMS",
@@ -321,6 +407,47 @@ mod tests {
         assert_eq!(legacy.severity, Severity::P1);
         let zabbix_like = legacy_source(&json!({"eventid": "1", "problem": "false"}));
         assert_eq!(zabbix_like, ("Zabbix", true));
+    }
+
+    #[test]
+    fn wrong_types_and_anonymous_alerts_name_the_field() {
+        let field = |result: Result<Parsed, FieldError>| result.unwrap_err().0;
+        assert_eq!(
+            field(zabbix(&json!({"host": {"nested": true}, "event_id": 5}))),
+            "host"
+        );
+        assert_eq!(
+            field(zabbix(&json!({"host": ["a"], "event_id": 5}))),
+            "host"
+        );
+        assert_eq!(
+            field(zabbix(&json!({"host": "OLT-1", "ip": {"v": 4}}))),
+            "ip"
+        );
+        assert_eq!(
+            field(zabbix(&json!({"host": {"host": ["x"]}}))),
+            "host.host"
+        );
+        assert_eq!(
+            field(zabbix(&json!({"trigger": "x", "host": "OLT-1"}))),
+            "trigger"
+        );
+        assert_eq!(field(zabbix(&json!({}))), "host");
+        assert_eq!(field(zabbix(&json!({"event_id": 5}))), "host");
+        assert!(
+            zabbix(&json!({"event_id": 5, "problem": false})).is_ok(),
+            "a clear by event"
+        );
+        assert!(zabbix(&json!({"name": "PON1 LOS"})).is_ok());
+        assert_eq!(field(librenms(&json!({}))), "hostname");
+        assert_eq!(field(librenms(&json!({"device": "OLT-1"}))), "device");
+        assert_eq!(
+            field(librenms(&json!({"device": {"hostname": {"a": 1}}}))),
+            "device.hostname"
+        );
+        assert_eq!(field(librenms(&json!({"alert_id": 3}))), "hostname");
+        assert!(librenms(&json!({"alert_id": 3, "state": "recovery"})).is_ok());
+        assert!(librenms(&json!({"device": {"ip": "10.0.0.9"}})).is_ok());
     }
 
     fn legacy_source(body: &Value) -> (&'static str, bool) {

@@ -41,7 +41,7 @@ async fn golden(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
 }
 
 /// A client that sends the token as the React app does.
-fn legacy_client(token: &str) -> reqwest::Client {
+pub fn legacy_client(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("x-auth-token", token.parse().unwrap());
     reqwest::Client::builder()
@@ -334,7 +334,7 @@ async fn legacy_task_routes_keep_the_express_shapes() {
             )
         );
         let body = json!({"title": "String the street", "type": "stringing", "pon": pon_id,
-            "assignedTo": john.id, "dueDate": "2024-02-01", "priority": "high", "estimatedHours": 6.5});
+            "assignedTo": john.id, "dueDate": "2024-02-01T00:00:00.000Z", "priority": "high", "estimatedHours": 6.5});
         let mut missing_pon = body.clone();
         missing_pon["pon"] = json!(uuid::Uuid::now_v7().to_string());
         assert_eq!(
@@ -520,7 +520,7 @@ async fn legacy_report_routes_keep_the_express_shapes() {
         let server = TestServer::start(&backends).await;
         let (john, http, pon_id) = john_with_dm3_pon(&server).await;
         let (status, task) = call(http.post(server.url("/api/tasks")).json(&json!({
-            "title": "CAC", "type": "cac_check", "pon": pon_id, "assignedTo": john.id, "dueDate": "2024-02-01"
+            "title": "CAC", "type": "cac_check", "pon": pon_id, "assignedTo": john.id, "dueDate": "2024-02-01T00:00:00.000Z"
         })))
         .await;
         assert_eq!(status, StatusCode::OK, "{task}");

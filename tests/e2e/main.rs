@@ -6,6 +6,7 @@ mod buildout;
 mod certificates;
 mod configs;
 mod connections;
+mod contract_gaps;
 mod devices;
 mod grpc_web;
 mod hardening;

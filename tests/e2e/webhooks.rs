@@ -13,7 +13,7 @@ use crate::harness::{Backends, TestServer, backend_sets, call, id_of, ok};
 const LIBRENMS: &str = r#"{"hostname":"OLT-01","severity":"critical","rule":"Device Down","alert_id":12345,"state":"alert","msg":"OLT-01 no response"}"#;
 const ZABBIX: &str = r#"{"host":"OLT-01","severity":"High","event_id":"8888","problem":true,"name":"PON1 LOS","message":"ONU flaps on PON1"}"#;
 const ZABBIX_CLEAR: &str = r#"{"host":"OLT-01","severity":"High","event_id":"8888","problem":"false","name":"PON1 LOS clear","message":"Recovered"}"#;
-const SECRET: &str = "nms-test-secret";
+pub const SECRET: &str = "nms-test-secret";
 
 fn sign(secret: &str, body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
@@ -31,7 +31,7 @@ async fn signed_server(backends: &Backends) -> TestServer {
 }
 
 /// POSTs `body` to `path` signed with the NMS secret.
-async fn post_signed(server: &TestServer, path: &str, body: &str) -> (StatusCode, Value) {
+pub async fn post_signed(server: &TestServer, path: &str, body: &str) -> (StatusCode, Value) {
     call(
         reqwest::Client::new()
             .post(server.url(path))
