@@ -105,3 +105,141 @@ impl MigrationTrait for Migration {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm_migration::MigratorTrait;
+    use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DbBackend, Statement, Value};
+
+    use crate::Migrator;
+
+    const TASK: &str = "INSERT INTO tasks (id, tenant_id, pon_id, title, step, priority, status, due_date, created_at, updated_at) \
+        VALUES (?, ?, ?, ?, 'PolePlanting', 'medium', 'pending', ?, ?, ?)";
+
+    /// Tasks stored with a due date before this migration get the next local midnight of
+    /// their tenant's zone; tasks without one stay without.
+    #[tokio::test]
+    async fn existing_due_dates_become_the_end_of_that_day_in_the_tenants_zone() {
+        let db = Database::connect("sqlite::memory:").await.expect("sqlite");
+        let before = Migrator::migrations().len() as u32 - 1;
+        Migrator::up(&db, Some(before))
+            .await
+            .expect("earlier migrations");
+        let id = |n: u128| uuid::Uuid::from_u128(n);
+        let created: chrono::DateTime<chrono::Utc> = "2026-12-01T00:00:00Z".parse().expect("time");
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 8);
+        let inserts: [(&str, Vec<Value>); 7] = [
+            (
+                "INSERT INTO tenants (id, slug, name, time_zone, created_at) VALUES (?, ?, ?, ?, ?)",
+                vec![
+                    id(0xa).into(),
+                    "jhb".into(),
+                    "Jhb".into(),
+                    "Africa/Johannesburg".into(),
+                    created.into(),
+                ],
+            ),
+            (
+                "INSERT INTO tenants (id, slug, name, time_zone, created_at) VALUES (?, ?, ?, ?, ?)",
+                vec![
+                    id(0xb).into(),
+                    "nyc".into(),
+                    "Nyc".into(),
+                    "America/New_York".into(),
+                    created.into(),
+                ],
+            ),
+            (
+                "INSERT INTO pons (id, tenant_id, pon_code, name, fiber_count, created_at, updated_at) VALUES (?, ?, 'P-A', 'A', 12, ?, ?)",
+                vec![
+                    id(0xa1).into(),
+                    id(0xa).into(),
+                    created.into(),
+                    created.into(),
+                ],
+            ),
+            (
+                "INSERT INTO pons (id, tenant_id, pon_code, name, fiber_count, created_at, updated_at) VALUES (?, ?, 'P-B', 'B', 12, ?, ?)",
+                vec![
+                    id(0xb1).into(),
+                    id(0xb).into(),
+                    created.into(),
+                    created.into(),
+                ],
+            ),
+            (
+                TASK,
+                vec![
+                    id(0xa2).into(),
+                    id(0xa).into(),
+                    id(0xa1).into(),
+                    "jhb".into(),
+                    day.into(),
+                    created.into(),
+                    created.into(),
+                ],
+            ),
+            (
+                TASK,
+                vec![
+                    id(0xb2).into(),
+                    id(0xb).into(),
+                    id(0xb1).into(),
+                    "nyc".into(),
+                    day.into(),
+                    created.into(),
+                    created.into(),
+                ],
+            ),
+            (
+                TASK,
+                vec![
+                    id(0xc2).into(),
+                    id(0xa).into(),
+                    id(0xa1).into(),
+                    "none".into(),
+                    None::<chrono::NaiveDate>.into(),
+                    created.into(),
+                    created.into(),
+                ],
+            ),
+        ];
+        for (sql, values) in inserts {
+            db.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                sql,
+                values,
+            ))
+            .await
+            .expect(sql);
+        }
+        Migrator::up(&db, None)
+            .await
+            .expect("the due-time migration");
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT title, due_at FROM tasks ORDER BY title",
+            ))
+            .await
+            .expect("select");
+        let due: Vec<(String, Option<chrono::DateTime<chrono::Utc>>)> = rows
+            .iter()
+            .map(|row| {
+                (
+                    row.try_get("", "title").expect("title"),
+                    row.try_get("", "due_at").expect("due_at"),
+                )
+            })
+            .collect();
+        let at = |text: &str| Some(text.parse().expect("instant"));
+        assert_eq!(
+            due,
+            [
+                ("jhb".to_string(), at("2026-12-08T22:00:00Z")),
+                ("none".to_string(), None),
+                ("nyc".to_string(), at("2026-12-09T05:00:00Z")),
+            ]
+        );
+    }
+}
